@@ -1,0 +1,85 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// The tree mirrors the architecture:
+//   Sources/Domain     entities, events, ports — no I/O
+//   Sources/Adapters   Kafka (librdkafka), MongoDB (libmongoc), Redis (hiredis) behind Swift APIs
+//   Sources/Messaging  CloudEvents on Kafka, the outbox relay and the inbox
+//   Sources/Platform   configuration, health, topics-as-code, service composition
+//   Sources/marketplace the one executable and its subcommands
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "Marketplace",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "marketplace", targets: ["marketplace"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.1.0"),
+        .package(url: "https://github.com/apple/swift-configuration.git", from: "1.0.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
+    ],
+    targets: [
+        // C libraries, linked through pkg-config.
+        .systemLibrary(name: "CRdKafka", path: "Sources/Adapters/C/CRdKafka", pkgConfig: "rdkafka",
+                       providers: [.apt(["librdkafka-dev"])]),
+        .systemLibrary(name: "CMongoc", path: "Sources/Adapters/C/CMongoc", pkgConfig: "libmongoc-1.0",
+                       providers: [.apt(["libmongoc-dev"])]),
+        .systemLibrary(name: "CHiredis", path: "Sources/Adapters/C/CHiredis", pkgConfig: "hiredis",
+                       providers: [.apt(["libhiredis-dev"])]),
+
+        .target(name: "MarketplaceDomain", path: "Sources/Domain", swiftSettings: strict),
+
+        .target(name: "MarketplaceKafka", dependencies: [
+            "CRdKafka",
+            .product(name: "DequeModule", package: "swift-collections"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+        ], path: "Sources/Adapters/Kafka", swiftSettings: strict),
+        .target(name: "MarketplaceMongo", dependencies: [
+            "CMongoc",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ], path: "Sources/Adapters/MongoDB", swiftSettings: strict),
+        .target(name: "MarketplaceRedis", dependencies: [
+            "CHiredis",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ], path: "Sources/Adapters/Redis", swiftSettings: strict),
+
+        .target(name: "MarketplaceMessaging", dependencies: [
+            "MarketplaceDomain", "MarketplaceKafka", "MarketplaceMongo",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], path: "Sources/Messaging", swiftSettings: strict),
+
+        .target(name: "MarketplacePlatform", dependencies: [
+            "MarketplaceDomain", "MarketplaceKafka", "MarketplaceMongo", "MarketplaceRedis", "MarketplaceMessaging",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Configuration", package: "swift-configuration"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Yams", package: "Yams"),
+        ], path: "Sources/Platform", swiftSettings: strict),
+
+        .executableTarget(name: "marketplace", dependencies: [
+            "MarketplacePlatform",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/marketplace", swiftSettings: strict),
+
+        .testTarget(name: "MarketplaceTests", dependencies: [
+            "MarketplaceDomain", "MarketplaceKafka", "MarketplaceMongo", "MarketplaceRedis",
+            "MarketplaceMessaging", "MarketplacePlatform",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ], path: "Tests/MarketplaceTests", swiftSettings: strict),
+    ]
+)

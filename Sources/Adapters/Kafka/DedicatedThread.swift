@@ -1,0 +1,50 @@
+import Foundation
+import Synchronization
+
+/// Runs a blocking call (librdkafka admin requests, flush) on a thread of its own, so that it
+/// never occupies a thread of Swift's cooperative pool or a NIO event loop.
+func onDedicatedThread<T: Sendable>(_ name: String, _ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread { continuation.resume(with: Result { try body() }) }
+        thread.name = name
+        thread.start()
+    }
+}
+
+/// A long-lived loop (a poll loop) on its own thread; `finished` resumes once the loop returned.
+final class LoopThread: Sendable {
+    private let done = AsyncStreamBox()
+
+    init(name: String, _ loop: @escaping @Sendable () -> Void) {
+        let done = self.done
+        let thread = Thread {
+            loop()
+            done.finish()
+        }
+        thread.name = name
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+
+    /// Waits until the loop has returned.
+    func join() async { await done.wait() }
+}
+
+/// A one-shot signal that any number of tasks may await.
+final class AsyncStreamBox: Sendable {
+    private let stream: AsyncStream<Void>
+    private let continuation: AsyncStream<Void>.Continuation
+
+    init() { (stream, continuation) = AsyncStream.makeStream() }
+    func finish() { continuation.finish() }
+    func wait() async { for await _ in stream {} }
+}
+
+/// A shareable boolean (Atomic itself cannot be captured by escaping closures).
+final class AtomicFlag: Sendable {
+    private let value: Atomic<Bool>
+    init(_ initial: Bool) { value = Atomic(initial) }
+    var isSet: Bool { value.load(ordering: .acquiring) }
+    func set() { value.store(true, ordering: .releasing) }
+    func clear() { value.store(false, ordering: .releasing) }
+}

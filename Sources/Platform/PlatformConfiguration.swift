@@ -1,0 +1,129 @@
+import Configuration
+import Foundation
+import Logging
+import MarketplaceKafka
+import MarketplaceMongo
+import MarketplaceRedis
+
+/// Everything a process needs to reach its servers. Read from environment variables
+/// (`KAFKA_BROKERS`, `MONGO_URI`, ...) over an optional JSON file (`MARKETPLACE_CONFIG_FILE`,
+/// keys like `kafka.brokers`), over defaults that point at the local stack.
+public struct PlatformConfiguration: Sendable {
+    public var kafkaBrokers: String
+    public var kafkaTopicPrefix: String
+    public var mongoURI: String
+    public var mongoDatabase: String
+    public var mongoPoolSize: Int
+    public var redisHost: String
+    public var redisPort: Int
+    public var redisPoolSize: Int
+    public var httpHost: String
+    public var httpPort: Int
+    public var logLevel: Logger.Level
+
+    public init(kafkaBrokers: String = "127.0.0.1:9092", kafkaTopicPrefix: String = "",
+                mongoURI: String = MongoConfiguration().uri, mongoDatabase: String = "marketplace", mongoPoolSize: Int = 8,
+                redisHost: String = "127.0.0.1", redisPort: Int = 6379, redisPoolSize: Int = 8,
+                httpHost: String = "127.0.0.1", httpPort: Int = 8080, logLevel: Logger.Level = .info) {
+        self.kafkaBrokers = kafkaBrokers
+        self.kafkaTopicPrefix = kafkaTopicPrefix
+        self.mongoURI = mongoURI
+        self.mongoDatabase = mongoDatabase
+        self.mongoPoolSize = mongoPoolSize
+        self.redisHost = redisHost
+        self.redisPort = redisPort
+        self.redisPoolSize = redisPoolSize
+        self.httpHost = httpHost
+        self.httpPort = httpPort
+        self.logLevel = logLevel
+    }
+
+    public var kafkaClient: KafkaClientConfiguration {
+        KafkaClientConfiguration(bootstrapServers: kafkaBrokers, statisticsIntervalMillis: 10_000)
+    }
+
+    public var mongo: MongoConfiguration {
+        MongoConfiguration(uri: mongoURI, database: mongoDatabase, poolSize: mongoPoolSize)
+    }
+
+    public var redis: RedisConfiguration {
+        RedisConfiguration(host: redisHost, port: redisPort, poolSize: redisPoolSize)
+    }
+}
+
+/// A configuration value that cannot be used; names the key and the environment variable.
+public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
+    public var key: String
+    public var value: String
+    public var reason: String
+
+    public var environmentVariable: String { key.uppercased().replacingOccurrences(of: ".", with: "_") }
+
+    public var description: String {
+        "invalid configuration \(key) (\(environmentVariable)) = '\(value)': \(reason)"
+    }
+}
+
+extension PlatformConfiguration {
+    /// Loads and validates; throws `ConfigurationError` for the first bad value.
+    public static func load(environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> PlatformConfiguration {
+        var providers: [any ConfigProvider] = [EnvironmentVariablesProvider(environmentVariables: environment)]
+        if let path = environment["MARKETPLACE_CONFIG_FILE"], !path.isEmpty {
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw ConfigurationError(key: "marketplace.config.file", value: path, reason: "file does not exist")
+            }
+            do {
+                providers.append(try await FileProvider<JSONSnapshot>(filePath: .init(path)))
+            } catch {
+                throw ConfigurationError(key: "marketplace.config.file", value: path, reason: "not valid JSON: \(error)")
+            }
+        }
+        return try PlatformConfiguration(reader: ConfigReader(providers: providers))
+    }
+
+    init(reader: ConfigReader) throws {
+        let defaults = PlatformConfiguration()
+        func string(_ key: String, _ fallback: String) throws -> String {
+            guard let value = reader.string(forKey: ConfigKey(key)) else { return fallback }
+            guard !value.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw ConfigurationError(key: key, value: value, reason: "must not be empty")
+            }
+            return value
+        }
+        func integer(_ key: String, _ fallback: Int, in range: ClosedRange<Int>) throws -> Int {
+            guard let text = reader.string(forKey: ConfigKey(key)) else { return fallback }
+            guard let value = Int(text.trimmingCharacters(in: .whitespaces)) else {
+                throw ConfigurationError(key: key, value: text, reason: "expected an integer")
+            }
+            guard range.contains(value) else {
+                throw ConfigurationError(key: key, value: text, reason: "expected \(range.lowerBound)...\(range.upperBound)")
+            }
+            return value
+        }
+
+        kafkaBrokers = try string("kafka.brokers", defaults.kafkaBrokers)
+        for broker in kafkaBrokers.split(separator: ",") {
+            let parts = broker.split(separator: ":")
+            guard parts.count == 2, let port = Int(parts[1]), (1...65535).contains(port) else {
+                throw ConfigurationError(key: "kafka.brokers", value: kafkaBrokers, reason: "expected host:port[,host:port...]")
+            }
+        }
+        kafkaTopicPrefix = reader.string(forKey: "kafka.topic.prefix") ?? ""
+        mongoURI = try string("mongo.uri", defaults.mongoURI)
+        guard mongoURI.hasPrefix("mongodb://") || mongoURI.hasPrefix("mongodb+srv://") else {
+            throw ConfigurationError(key: "mongo.uri", value: mongoURI, reason: "expected a mongodb:// URI")
+        }
+        mongoDatabase = try string("mongo.database", defaults.mongoDatabase)
+        mongoPoolSize = try integer("mongo.pool.size", defaults.mongoPoolSize, in: 1...256)
+        redisHost = try string("redis.host", defaults.redisHost)
+        redisPort = try integer("redis.port", defaults.redisPort, in: 1...65535)
+        redisPoolSize = try integer("redis.pool.size", defaults.redisPoolSize, in: 1...256)
+        httpHost = try string("http.host", defaults.httpHost)
+        httpPort = try integer("http.port", defaults.httpPort, in: 0...65535)
+        let level = try string("log.level", "info")
+        guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
+            throw ConfigurationError(key: "log.level", value: level, reason: "expected one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        logLevel = parsed
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import Hummingbird
+import Logging
+import MarketplaceMessaging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+
+/// The workers a process can run by name (`marketplace worker <name>`).
+public enum WorkerName: String, CaseIterable, Sendable {
+    case outboxRelay = "outbox-relay"
+}
+
+/// Builds and runs a process: the platform's connections, the HTTP server (health, metrics and,
+/// in `serve`, the API), and the chosen workers, under one ServiceGroup with graceful shutdown.
+public enum PlatformRunner {
+    /// Metrics can be bootstrapped once per process.
+    public static let registry: PrometheusCollectorRegistry = {
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        return registry
+    }()
+
+    public static func makeLogger(_ configuration: PlatformConfiguration) -> Logger {
+        var logger = Logger(label: "marketplace")
+        logger.logLevel = configuration.logLevel
+        return logger
+    }
+
+    public static func workerServices(_ names: [WorkerName], platform: Platform) -> [any Service] {
+        names.map { name -> any Service in
+            switch name {
+            case .outboxRelay:
+                OutboxRelay(mongo: platform.mongo, producer: platform.producer, logger: platform.logger.with(label: "outbox.relay"))
+            }
+        }
+    }
+
+    public static func makeRouter(platform: Platform) -> Router<BasicRequestContext> {
+        let router = Router()
+        HealthRoutes.register(on: router, checks: platform.readinessChecks, registry: registry)
+        return router
+    }
+
+    /// Runs until SIGTERM/SIGINT, then stops the workers (finishing in-flight work), the HTTP
+    /// server, and finally flushes and closes the connections.
+    public static func run(configuration: PlatformConfiguration, workers: [WorkerName]) async throws {
+        _ = registry
+        let logger = makeLogger(configuration)
+        let platform = try Platform(configuration: configuration, logger: logger)
+        let app = Application(
+            router: makeRouter(platform: platform),
+            configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "marketplace"),
+            logger: logger)
+        let services: [any Service] = [PlatformLifetime(platform: platform)] + workerServices(workers, platform: platform) + [app]
+        let group = ServiceGroup(configuration: .init(
+            services: services.map { .init(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        logger.info("marketplace starting", metadata: ["workers": "\(workers.map(\.rawValue))", "http": "\(configuration.httpHost):\(configuration.httpPort)"])
+        try await group.run()
+    }
+}

@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import MarketplacePlatform
+
+@main
+struct Marketplace: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "marketplace",
+        abstract: "The Marketplace platform: API, workers, topics and benchmarks in one executable.",
+        subcommands: [Serve.self, Worker.self, Dev.self, Topics.self, Bench.self])
+}
+
+/// Loads the configuration or exits with a message that names the bad key.
+func loadConfiguration() async throws -> PlatformConfiguration {
+    do {
+        return try await PlatformConfiguration.load()
+    } catch let error as ConfigurationError {
+        throw ValidationError(error.description)
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the HTTP API (and the outbox relay).")
+    func run() async throws {
+        try await PlatformRunner.run(configuration: try await loadConfiguration(), workers: [.outboxRelay])
+    }
+}
+
+struct Worker: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run one worker (with health and metrics endpoints).",
+        discussion: "Workers: \(WorkerName.allCases.map(\.rawValue).joined(separator: ", "))")
+
+    @Argument(help: "Worker name.") var name: String
+
+    func validate() throws {
+        guard WorkerName(rawValue: name) != nil else {
+            throw ValidationError("unknown worker '\(name)'; known: \(WorkerName.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+    }
+
+    func run() async throws {
+        try await PlatformRunner.run(configuration: try await loadConfiguration(), workers: [WorkerName(rawValue: name)!])
+    }
+}
+
+struct Dev: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run every service and worker in one process (local use).")
+    @Option(help: "Topic definitions to apply before starting.") var topics = "topics"
+
+    func run() async throws {
+        let configuration = try await loadConfiguration()
+        try await applyTopics(directory: topics, configuration: configuration)
+        try await PlatformRunner.run(configuration: configuration, workers: WorkerName.allCases)
+    }
+}
+
+struct Topics: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Topics as code.", subcommands: [Apply.self, List.self])
+
+    struct Apply: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Make the broker match topics/*.yaml (idempotent).")
+        @Option(help: "Folder of topic definitions.") var directory = "topics"
+        func run() async throws {
+            try await applyTopics(directory: directory, configuration: try await loadConfiguration())
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the broker's topics.")
+        func run() async throws {
+            let configuration = try await loadConfiguration()
+            for topic in try await KafkaTools.listTopics(configuration) { print("\(topic.name)\t\(topic.partitions)") }
+        }
+    }
+}
+
+func applyTopics(directory: String, configuration: PlatformConfiguration) async throws {
+    let catalog = try TopicCatalog.load(directory: directory)
+    let changes = try await KafkaTools.apply(catalog, configuration: configuration)
+    for change in changes { print(change) }
+    let created = changes.filter { if case .created = $0 { true } else { false } }.count
+    print("topics: \(catalog.topics.count) declared, \(created) created, \(changes.count - created) already present")
+}

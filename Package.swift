@@ -80,6 +80,7 @@ let package = Package(
             "MarketplaceDomain", "MarketplaceKafka", "MarketplaceMongo", "MarketplaceRedis",
             "MarketplaceMessaging", "MarketplacePlatform",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/MarketplaceTests", swiftSettings: strict),
     ]
 )

@@ -88,6 +88,8 @@ public struct TopicReconciler: Sendable {
         case grown(String, from: Int, to: Int)
         case unchanged(String)
         case cannotShrink(String, actual: Int, declared: Int)
+        /// The broker refused to add partitions (Tansu does not implement CreatePartitions).
+        case growFailed(String, from: Int, to: Int, reason: String)
 
         public var description: String {
             switch self {
@@ -95,6 +97,7 @@ public struct TopicReconciler: Sendable {
             case .grown(let name, let from, let to): "grown     \(name) \(from) -> \(to) partitions"
             case .unchanged(let name): "unchanged \(name)"
             case .cannotShrink(let name, let actual, let declared): "WARNING   \(name) has \(actual) partitions, declared \(declared): Kafka cannot shrink a topic"
+            case .growFailed(let name, let from, let to, let reason): "WARNING   \(name) could not grow \(from) -> \(to) partitions: \(reason)"
             }
         }
     }
@@ -122,8 +125,12 @@ public struct TopicReconciler: Sendable {
                     changes.append(.unchanged(name))  // created concurrently by another instance
                 }
             case let actual? where actual < topic.partitions:
-                try await admin.createPartitions(name, totalPartitions: topic.partitions)
-                changes.append(.grown(name, from: actual, to: topic.partitions))
+                do {
+                    try await admin.createPartitions(name, totalPartitions: topic.partitions)
+                    changes.append(.grown(name, from: actual, to: topic.partitions))
+                } catch let error as KafkaError {
+                    changes.append(.growFailed(name, from: actual, to: topic.partitions, reason: error.description))
+                }
             case let actual? where actual > topic.partitions:
                 changes.append(.cannotShrink(name, actual: actual, declared: topic.partitions))
             default:

@@ -57,6 +57,16 @@ public struct KafkaRecord: Sendable {
     /// Milliseconds since the epoch, when the broker or producer set one.
     public var timestampMillis: Int64?
 
+    public init(topic: String, partition: Int32, offset: Int64, key: [UInt8]?, value: [UInt8], headers: [KafkaHeader], timestampMillis: Int64?) {
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.key = key
+        self.value = value
+        self.headers = headers
+        self.timestampMillis = timestampMillis
+    }
+
     public var keyString: String? { key.flatMap { String(bytes: $0, encoding: .utf8) } }
 
     public func header(_ name: String) -> KafkaHeader? { headers.last { $0.name == name } }

@@ -20,6 +20,8 @@ public struct MongoConfiguration: Sendable {
     }
 }
 
+private let mongocLogger = Logger(label: "mongoc")
+
 /// A pooled libmongoc client. libmongoc blocks, so every operation runs on a thread of a
 /// private pool (as many threads as pooled clients), never on the cooperative pool.
 public final class MongoClient: @unchecked Sendable {
@@ -31,7 +33,17 @@ public final class MongoClient: @unchecked Sendable {
     public let configuration: MongoConfiguration
     public var database: String { configuration.database }
 
-    private static let initialize: Void = { mongoc_init() }()
+    private static let initialize: Void = {
+        mongoc_init()
+        // libmongoc logs to stderr by default (DEBUG lines for every failed heartbeat): keep
+        // only warnings and errors, and send them through swift-log.
+        mongoc_log_set_handler({ level, domain, message, _ in
+            guard level.rawValue <= MONGOC_LOG_LEVEL_WARNING.rawValue, let message else { return }
+            let text = String(cString: message)
+            let domainText = domain.map { String(cString: $0) } ?? "mongoc"
+            mongocLogger.log(level: level.rawValue <= MONGOC_LOG_LEVEL_CRITICAL.rawValue ? .error : .warning, "\(domainText): \(text)")
+        }, nil)
+    }()
 
     public init(configuration: MongoConfiguration = .init()) throws {
         _ = Self.initialize

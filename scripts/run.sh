@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# One command to run the platform locally: installs what is missing, starts Tansu, SecantusDB and
+# Redis on loopback, builds, applies topics/*.yaml and runs every service in one process
+# (`marketplace dev`) on http://127.0.0.1:8080 until Ctrl-C. The servers keep running afterwards;
+# `scripts/stack.sh stop` stops them.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+scripts/bootstrap.sh
+scripts/stack.sh start
+export LD_LIBRARY_PATH="$ROOT/.stack/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+swift build --product marketplace
+exec .build/debug/marketplace dev --topics topics "$@"

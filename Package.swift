@@ -6,6 +6,7 @@ import PackageDescription
 //   Sources/Adapters   Kafka (librdkafka), MongoDB (libmongoc), Redis (hiredis) behind Swift APIs
 //   Sources/Messaging  CloudEvents on Kafka, the outbox relay and the inbox
 //   Sources/Platform   configuration, health, topics-as-code, service composition
+//   Sources/Bench      benchmarks against the raw C libraries
 //   Sources/marketplace the one executable and its subcommands
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
@@ -25,7 +26,6 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.1.0"),
         .package(url: "https://github.com/apple/swift-configuration.git", from: "1.0.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.0"),
-        .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
     ],
     targets: [
         // C libraries, linked through pkg-config.
@@ -40,7 +40,6 @@ let package = Package(
 
         .target(name: "MarketplaceKafka", dependencies: [
             "CRdKafka",
-            .product(name: "DequeModule", package: "swift-collections"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
         ], path: "Sources/Adapters/Kafka", swiftSettings: strict),
@@ -71,8 +70,13 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ], path: "Sources/Platform", swiftSettings: strict),
 
+        // Benchmarks: our adapters against the raw C libraries in the same run.
+        .target(name: "MarketplaceBench", dependencies: [
+            "CRdKafka", "CMongoc", "MarketplaceKafka", "MarketplaceMongo",
+        ], path: "Sources/Bench", swiftSettings: strict),
+
         .executableTarget(name: "marketplace", dependencies: [
-            "MarketplacePlatform",
+            "MarketplacePlatform", "MarketplaceBench",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/marketplace", swiftSettings: strict),
 

@@ -1,5 +1,4 @@
 import CRdKafka
-import DequeModule
 import Foundation
 import Logging
 import Synchronization
@@ -57,21 +56,10 @@ public final class KafkaConsumer: @unchecked Sendable {
     /// The consumed records, in order per partition. Ends after `stopDelivery()` or `close()`.
     public var records: KafkaRecordSequence { KafkaRecordSequence(core: core) }
 
-    /// Marks `record` as processed: its offset (+1) will be committed with the next batch.
+    /// Marks `record` as processed: its offset (+1) is handed to librdkafka by the poll thread
+    /// and committed with the next batch. Cheap: a dictionary write under a lock.
     public func storeOffset(_ record: KafkaRecord) throws {
-        try core.withLiveHandle(handle) { handle in
-            let list = rd_kafka_topic_partition_list_new(1)!
-            defer { rd_kafka_topic_partition_list_destroy(list) }
-            let entry = rd_kafka_topic_partition_list_add(list, record.topic, record.partition)!
-            entry.pointee.offset = record.offset + 1
-            let error = rd_kafka_offsets_store(handle, list)
-            // _STATE / unknown partition: the partition was revoked meanwhile; its new owner
-            // gets the record again (at-least-once), so this is not an error for the caller.
-            if error != RD_KAFKA_RESP_ERR_NO_ERROR && error != RD_KAFKA_RESP_ERR__STATE
-                && error != RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION {
-                throw KafkaError.from(error)
-            }
-        }
+        try core.store(KafkaTopicPartition(topic: record.topic, partition: record.partition), next: record.offset + 1)
     }
 
     /// Partitions currently assigned to this member.
@@ -93,14 +81,27 @@ public final class KafkaConsumer: @unchecked Sendable {
     }
 }
 
-/// AsyncSequence of consumed records.
+/// AsyncSequence of consumed records. The iterator takes everything buffered at once and hands it
+/// out record by record, so the poll thread and the handler meet once per batch, not per record.
 public struct KafkaRecordSequence: AsyncSequence, Sendable {
     public typealias Element = KafkaRecord
     let core: ConsumerCore
 
     public struct AsyncIterator: AsyncIteratorProtocol {
         let core: ConsumerCore
-        public mutating func next() async -> KafkaRecord? { await core.next() }
+        var batch: [KafkaRecord] = []
+        var index = 0
+
+        public mutating func next() async -> KafkaRecord? {
+            guard core.isDelivering else { return nil }
+            if index == batch.count {
+                guard let next = await core.takeBatch() else { return nil }
+                batch = next
+                index = 0
+            }
+            defer { index += 1 }
+            return batch[index]
+        }
     }
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(core: core) }
@@ -109,8 +110,8 @@ public struct KafkaRecordSequence: AsyncSequence, Sendable {
 /// Shared state between the poll thread and the tasks reading records.
 final class ConsumerCore: Sendable {
     private struct State {
-        var buffer = Deque<KafkaRecord>()
-        var waiter: CheckedContinuation<KafkaRecord?, Never>?
+        var buffer: [KafkaRecord] = []
+        var waiter: CheckedContinuation<[KafkaRecord]?, Never>?
         var delivering = true
         var paused = false
         var assignment = Set<KafkaTopicPartition>()
@@ -118,6 +119,9 @@ final class ConsumerCore: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Offsets stored by handlers, handed to librdkafka by the poll thread.
+    private let pendingOffsets = Mutex<[KafkaTopicPartition: Int64]>([:])
+    private let delivering = Atomic<Bool>(true)
     private let shutdownRequested = Atomic<Bool>(false)
     private let maxBuffered: Int
     let logger: Logger
@@ -132,8 +136,11 @@ final class ConsumerCore: Sendable {
 
     func requestShutdown() { shutdownRequested.store(true, ordering: .releasing) }
 
+    var isDelivering: Bool { delivering.load(ordering: .acquiring) }
+
     func stopDelivery() {
-        let waiter: CheckedContinuation<KafkaRecord?, Never>? = state.withLock { state in
+        delivering.store(false, ordering: .releasing)
+        let waiter: CheckedContinuation<[KafkaRecord]?, Never>? = state.withLock { state in
             state.delivering = false
             state.buffer.removeAll()
             defer { state.waiter = nil }
@@ -142,28 +149,30 @@ final class ConsumerCore: Sendable {
         waiter?.resume(returning: nil)
     }
 
-    /// Runs `body` with the handle unless it was destroyed; holds the lock so it cannot be.
-    func withLiveHandle(_ handle: OpaquePointer, _ body: (OpaquePointer) throws -> Void) throws {
-        try state.withLock { state in
-            guard state.handleAlive else { throw KafkaError.closed }
-            try body(handle)
+    func store(_ partition: KafkaTopicPartition, next offset: Int64) throws {
+        guard state.withLock({ $0.handleAlive }) else { throw KafkaError.closed }
+        pendingOffsets.withLock { pending in
+            if (pending[partition] ?? -1) < offset { pending[partition] = offset }
         }
     }
 
-    func next() async -> KafkaRecord? {
-        if let ready = state.withLock({ $0.buffer.popFirst() }) { return ready }
-        return await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<KafkaRecord?, Never>) in
-                let immediate: KafkaRecord?? = state.withLock { state in
-                    if let record = state.buffer.popFirst() { return .some(record) }
+    /// Everything buffered, or waits for the next records; nil once delivery stopped.
+    func takeBatch() async -> [KafkaRecord]? {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<[KafkaRecord]?, Never>) in
+                let immediate: [KafkaRecord]?? = state.withLock { state in
                     if !state.delivering { return .some(nil) }
+                    if !state.buffer.isEmpty {
+                        defer { state.buffer.removeAll(keepingCapacity: true) }
+                        return .some(state.buffer)
+                    }
                     state.waiter = continuation
                     return nil
                 }
                 if let immediate { continuation.resume(returning: immediate) }
             }
         } onCancel: {
-            let waiter: CheckedContinuation<KafkaRecord?, Never>? = state.withLock { state in
+            let waiter: CheckedContinuation<[KafkaRecord]?, Never>? = state.withLock { state in
                 defer { state.waiter = nil }
                 return state.waiter
             }
@@ -175,15 +184,26 @@ final class ConsumerCore: Sendable {
 
     func pollLoop(_ handle: UncheckedHandle) {
         let rk = handle.pointer
+        var topicNames: [OpaquePointer: String] = [:]
+        var batch: [KafkaRecord] = []
         while !shutdownRequested.load(ordering: .acquiring) {
-            if let message = rd_kafka_consumer_poll(rk, 100) {
-                deliver(message)
-                rd_kafka_message_destroy(message)
+            // Wait for the first record, then drain what is already fetched without waiting.
+            var message = rd_kafka_consumer_poll(rk, 100)
+            while let current = message {
+                if let record = Self.record(from: current, topicNames: &topicNames, logger: logger) { batch.append(record) }
+                rd_kafka_message_destroy(current)
+                message = batch.count < 1024 ? rd_kafka_consumer_poll(rk, 0) : nil
             }
+            if !batch.isEmpty {
+                deliver(batch)
+                batch.removeAll(keepingCapacity: true)
+            }
+            flushStoredOffsets(rk)
             applyBackpressure(rk)
         }
         // Graceful stop: commit what the handlers finished, then leave the group (which runs the
         // revoke callback), then destroy the handle.
+        flushStoredOffsets(rk)
         let committed = rd_kafka_commit(rk, nil, 0)
         if committed != RD_KAFKA_RESP_ERR_NO_ERROR && committed != RD_KAFKA_RESP_ERR__NO_OFFSET {
             logger.warning("final commit failed: \(String(cString: rd_kafka_err2str(committed)))")
@@ -195,13 +215,32 @@ final class ConsumerCore: Sendable {
         }
     }
 
-    private func deliver(_ message: UnsafeMutablePointer<rd_kafka_message_t>) {
+    /// Hands the offsets stored since the last call to librdkafka (poll thread).
+    private func flushStoredOffsets(_ rk: OpaquePointer) {
+        let pending = pendingOffsets.withLock { pending -> [KafkaTopicPartition: Int64] in
+            defer { pending.removeAll(keepingCapacity: true) }
+            return pending
+        }
+        guard !pending.isEmpty else { return }
+        let list = rd_kafka_topic_partition_list_new(Int32(pending.count))!
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        for (partition, offset) in pending {
+            rd_kafka_topic_partition_list_add(list, partition.topic, partition.partition)!.pointee.offset = offset
+        }
+        // _STATE / unknown partition: revoked meanwhile; its new owner gets the records again.
+        let error = rd_kafka_offsets_store(rk, list)
+        if error != RD_KAFKA_RESP_ERR_NO_ERROR && error != RD_KAFKA_RESP_ERR__STATE && error != RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION {
+            logger.warning("offset store failed: \(String(cString: rd_kafka_err2str(error)))")
+        }
+    }
+
+    private static func record(from message: UnsafeMutablePointer<rd_kafka_message_t>, topicNames: inout [OpaquePointer: String], logger: Logger) -> KafkaRecord? {
         let m = message.pointee
         guard m.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
             if m.err != RD_KAFKA_RESP_ERR__PARTITION_EOF {
                 logger.warning("consumer error: \(String(cString: rd_kafka_message_errstr(message)))")
             }
-            return
+            return nil
         }
         var headers: [KafkaHeader] = []
         var native: OpaquePointer?
@@ -218,24 +257,34 @@ final class ConsumerCore: Sendable {
         }
         var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
         let timestamp = rd_kafka_message_timestamp(message, &timestampType)
-        let record = KafkaRecord(
-            topic: String(cString: rd_kafka_topic_name(m.rkt)),
+        let topic: String
+        if let rkt = m.rkt, let known = topicNames[rkt] {
+            topic = known
+        } else {
+            topic = String(cString: rd_kafka_topic_name(m.rkt))
+            if let rkt = m.rkt { topicNames[rkt] = topic }
+        }
+        return KafkaRecord(
+            topic: topic,
             partition: m.partition,
             offset: m.offset,
             key: m.key.map { Array(UnsafeRawBufferPointer(start: $0, count: m.key_len)) },
             value: m.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: m.len)) } ?? [],
             headers: headers,
             timestampMillis: timestampType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : timestamp)
-        let waiter: CheckedContinuation<KafkaRecord?, Never>? = state.withLock { state in
+    }
+
+    private func deliver(_ records: [KafkaRecord]) {
+        let waiter: CheckedContinuation<[KafkaRecord]?, Never>? = state.withLock { state in
             guard state.delivering else { return nil }
             if let waiter = state.waiter {
                 state.waiter = nil
                 return waiter
             }
-            state.buffer.append(record)
+            state.buffer.append(contentsOf: records)
             return nil
         }
-        waiter?.resume(returning: record)
+        waiter?.resume(returning: records)
     }
 
     private func applyBackpressure(_ rk: OpaquePointer) {
@@ -279,6 +328,7 @@ final class ConsumerCore: Sendable {
             logger.info("assigned \(changed.sorted { $0.description < $1.description })")
         case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
             // Commit what was handled before the partitions move to another member.
+            flushStoredOffsets(rk)
             let committed = rd_kafka_commit(rk, nil, 0)
             if committed != RD_KAFKA_RESP_ERR_NO_ERROR && committed != RD_KAFKA_RESP_ERR__NO_OFFSET {
                 logger.warning("commit before revoke failed: \(String(cString: rd_kafka_err2str(committed)))")

@@ -85,6 +85,7 @@ let package = Package(
             "MarketplaceMessaging", "MarketplacePlatform",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Tests/MarketplaceTests", swiftSettings: strict),
     ]
 )

@@ -38,6 +38,8 @@ public enum PlatformRunner {
 
     public static func makeRouter(platform: Platform) -> Router<BasicRequestContext> {
         let router = Router()
+        // Request counts, durations and errors per route (hb_requests, http_server_request_duration).
+        router.add(middleware: MetricsMiddleware())
         HealthRoutes.register(on: router, checks: platform.readinessChecks, registry: registry)
         return router
     }

@@ -1,0 +1,102 @@
+import Foundation
+import Logging
+import MarketplaceKafka
+import Metrics
+import ServiceLifecycle
+
+/// A consumer-group worker as a ServiceLifecycle service.
+///
+/// Each record goes to `handler`; its offset is stored only after the handler succeeded
+/// (at-least-once). A failing handler is retried with exponential backoff; after the last attempt
+/// the record goes to the dead-letter topic (with `dlq_*` headers saying where it came from and
+/// why) and the consumer moves on. Without a dead-letter topic the service fails instead of
+/// skipping the record, so nothing is lost silently.
+///
+/// Graceful shutdown: stop taking records, let the one in flight finish, commit, leave the group.
+public struct KafkaConsumerService: Service {
+    public struct RetryPolicy: Sendable {
+        public var maxAttempts: Int
+        public var initialBackoff: Duration
+        public var maxBackoff: Duration
+
+        public init(maxAttempts: Int = 5, initialBackoff: Duration = .milliseconds(100), maxBackoff: Duration = .seconds(5)) {
+            self.maxAttempts = max(1, maxAttempts)
+            self.initialBackoff = initialBackoff
+            self.maxBackoff = maxBackoff
+        }
+    }
+
+    public struct DeadLetter: Sendable {
+        public var producer: KafkaProducer
+        public var topic: String
+        public init(producer: KafkaProducer, topic: String) {
+            self.producer = producer
+            self.topic = topic
+        }
+    }
+
+    public let configuration: KafkaConsumerConfiguration
+    public let retry: RetryPolicy
+    public let deadLetter: DeadLetter?
+    public let logger: Logger
+    let handler: @Sendable (KafkaRecord) async throws -> Void
+
+    public init(configuration: KafkaConsumerConfiguration, retry: RetryPolicy = .init(), deadLetter: DeadLetter? = nil,
+                logger: Logger = Logger(label: "kafka.consumer.service"), handler: @escaping @Sendable (KafkaRecord) async throws -> Void) {
+        self.configuration = configuration
+        self.retry = retry
+        self.deadLetter = deadLetter
+        self.logger = logger
+        self.handler = handler
+    }
+
+    public func run() async throws {
+        let consumer = try KafkaConsumer(configuration: configuration, logger: logger)
+        let handled = Counter(label: "kafka_records_handled_total", dimensions: [("group", configuration.groupID)])
+        let deadLettered = Counter(label: "kafka_records_dead_lettered_total", dimensions: [("group", configuration.groupID)])
+        do {
+            try await withGracefulShutdownHandler {
+                for await record in consumer.records {
+                    if try await handleWithRetries(record) { handled.increment() } else { deadLettered.increment() }
+                    try consumer.storeOffset(record)
+                }
+            } onGracefulShutdown: {
+                consumer.stopDelivery()
+            }
+        } catch {
+            await consumer.close()
+            throw error
+        }
+        await consumer.close()
+    }
+
+    /// true when handled, false when dead-lettered; throws when neither was possible.
+    private func handleWithRetries(_ record: KafkaRecord) async throws -> Bool {
+        var backoff = retry.initialBackoff
+        var lastError: Error?
+        for attempt in 1...retry.maxAttempts {
+            do {
+                try await handler(record)
+                return true
+            } catch {
+                lastError = error
+                logger.warning("handler failed", metadata: [
+                    "topic": "\(record.topic)", "partition": "\(record.partition)", "offset": "\(record.offset)",
+                    "attempt": "\(attempt)", "error": "\(error)"])
+                if attempt < retry.maxAttempts {
+                    try await Task.sleep(for: backoff)
+                    backoff = min(backoff * 2, retry.maxBackoff)
+                }
+            }
+        }
+        guard let deadLetter else { throw lastError! }
+        var headers = record.headers
+        headers.append(KafkaHeader(name: "dlq_topic", value: record.topic))
+        headers.append(KafkaHeader(name: "dlq_partition", value: String(record.partition)))
+        headers.append(KafkaHeader(name: "dlq_offset", value: String(record.offset)))
+        headers.append(KafkaHeader(name: "dlq_group", value: configuration.groupID))
+        headers.append(KafkaHeader(name: "dlq_error", value: String(describing: lastError!).prefix(1000).description))
+        try await deadLetter.producer.send(KafkaOutgoingMessage(topic: deadLetter.topic, key: record.key, value: record.value, headers: headers))
+        return false
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import Logging
+import MarketplaceKafka
+import MarketplaceMessaging
+import ServiceLifecycle
+import Testing
+
+@Suite("Consumer service: graceful shutdown and dead letters", .timeLimit(.minutes(3)))
+struct ConsumerServiceTests {
+    static func configuration(topic: String, group: String) -> KafkaConsumerConfiguration {
+        KafkaConsumerConfiguration(client: TestServers.kafkaClient, groupID: group, topics: [topic],
+                                   commitIntervalMillis: 60_000, fetchWaitMaxMillis: 50)
+    }
+
+    @Test("graceful shutdown finishes the record in flight and commits: a restart gets exactly the rest")
+    func gracefulShutdownLosesNothing() async throws {
+        try await TestServers.withTopic(partitions: 1) { topic in
+            let producer = try TestServers.producer()
+            try await producer.sendBatch((0..<40).map { KafkaOutgoingMessage(topic: topic, key: "k", value: Array(String($0).utf8)) })
+            await producer.close()
+            let group = TestServers.unique("g")
+            let handled = Mutex2<[String]>([])
+            // Commits are batched every 60 s here, so only the shutdown commit can save progress.
+            let service = KafkaConsumerService(configuration: Self.configuration(topic: topic, group: group)) { record in
+                try await Task.sleep(for: .milliseconds(40))  // a slow handler
+                handled.update { $0.append(String(decoding: record.value, as: UTF8.self)) }
+            }
+            let serviceGroup = ServiceGroup(configuration: .init(services: [.init(service: service)], logger: Logger(label: "test")))
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await serviceGroup.run() }
+                #expect(try await eventually { handled.value.count >= 10 })
+                await serviceGroup.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+            }
+            let first = handled.value
+            #expect(first.count < 40, "shutdown should have stopped the service early")
+            #expect(first == (0..<first.count).map(String.init), "handled in order, none skipped")
+
+            let consumer = try TestServers.consumer(topic: topic, group: group)
+            let rest = try await consumer.records.collect(40 - first.count)
+            await consumer.close()
+            #expect(rest.map { String(decoding: $0.value, as: UTF8.self) } == (first.count..<40).map(String.init))
+        }
+    }
+
+    @Test("a record that keeps failing goes to the dead-letter topic with its origin; the rest flow on")
+    func poisonRecordDeadLettered() async throws {
+        try await TestServers.withTopic(partitions: 1) { topic in
+            try await TestServers.withTopic(partitions: 1) { deadLetterTopic in
+                let producer = try TestServers.producer()
+                try await producer.sendBatch(["a", "poison", "b"].map { KafkaOutgoingMessage(topic: topic, key: "k", value: Array($0.utf8)) })
+                let handled = Mutex2<[String]>([])
+                let attempts = Mutex2<Int>(0)
+                struct Poison: Error {}
+                let service = KafkaConsumerService(
+                    configuration: Self.configuration(topic: topic, group: TestServers.unique("g")),
+                    retry: .init(maxAttempts: 3, initialBackoff: .milliseconds(10)),
+                    deadLetter: .init(producer: producer, topic: deadLetterTopic)) { record in
+                        let value = String(decoding: record.value, as: UTF8.self)
+                        if value == "poison" { attempts.update { $0 += 1 }; throw Poison() }
+                        handled.update { $0.append(value) }
+                    }
+                let serviceGroup = ServiceGroup(configuration: .init(services: [.init(service: service)], logger: Logger(label: "test")))
+                try await withThrowingTaskGroup(of: Void.self) { tasks in
+                    tasks.addTask { try await serviceGroup.run() }
+                    #expect(try await eventually { handled.value.count == 2 })
+                    await serviceGroup.triggerGracefulShutdown()
+                    try await tasks.waitForAll()
+                }
+                #expect(handled.value == ["a", "b"])
+                #expect(attempts.value == 3)
+
+                let dlq = try TestServers.consumer(topic: deadLetterTopic, group: TestServers.unique("g"))
+                let dead = try #require(try await dlq.records.collect(1).first)
+                await dlq.close()
+                await producer.close()
+                #expect(String(decoding: dead.value, as: UTF8.self) == "poison")
+                #expect(dead.header("dlq_topic")?.stringValue == topic)
+                #expect(dead.header("dlq_offset")?.stringValue == "1")
+                #expect(dead.header("dlq_error")?.stringValue?.contains("Poison") == true)
+            }
+        }
+    }
+}

@@ -35,8 +35,10 @@ public struct KafkaBenchmark: Sendable {
             let ourProduce = try await adapterProduce(topic: ourTopic)
             results.append(BenchResult(name: "kafka produce \(messageSize) B", round: round, raw: rawProduce, ours: ourProduce, unit: "msg/s"))
 
+            // Both consumers read the same topic (written by the raw producer), each in its own
+            // group: Tansu's fetch speed depends on how the data was batched when produced.
             let rawConsume = try await onThread { try rawConsumeLoop(topic: rawTopic) }
-            let ourConsume = try await adapterConsume(topic: ourTopic)
+            let ourConsume = try await adapterConsume(topic: rawTopic)
             results.append(BenchResult(name: "kafka consume \(messageSize) B", round: round, raw: rawConsume, ours: ourConsume, unit: "msg/s"))
             try? await admin.deleteTopic(rawTopic)
             try? await admin.deleteTopic(ourTopic)
@@ -74,18 +76,33 @@ public struct KafkaBenchmark: Sendable {
             client: client, groupID: "bench-\(UUID())", topics: [topic], commitIntervalMillis: 1000, fetchWaitMaxMillis: 100))
         var count = 0
         var start: ContinuousClock.Instant?
-        for await record in consumer.records {
+        var waited = Duration.zero, storing = Duration.zero, longest = Duration.zero
+        var iterator = consumer.records.makeAsyncIterator()
+        while true {
+            let before = ContinuousClock.now
+            guard let record = await iterator.next() else { break }
+            let got = ContinuousClock.now
+            if start != nil { waited += got - before; longest = max(longest, got - before) }
             if start == nil { start = .now }
             try consumer.storeOffset(record)
+            storing += ContinuousClock.now - got
             count += 1
             if count == messages { break }
         }
         let elapsed = ContinuousClock.now - start!
+        let handovers = consumer.handoverStatistics
+        print("adapter consumer: \(handovers.batches) hand-overs, \(handovers.records / max(1, handovers.batches)) records each; waited \(waited) (longest \(longest)), storing \(storing)")
         await consumer.close()
         return Double(messages - 1) / elapsed.seconds
     }
 
     // MARK: raw librdkafka
+
+    /// The same fetch setting the adapter uses (see KafkaConsumerConfiguration), so that both
+    /// sides fetch alike.
+    private var rawFetchQueueBackoff: [(String, String)] {
+        rd_kafka_version() >= 0x0204_0000 ? [("fetch.queue.backoff.ms", "10")] : []
+    }
 
     private func makeConf(_ properties: [(String, String)]) throws -> OpaquePointer {
         let conf = rd_kafka_conf_new()!
@@ -123,8 +140,8 @@ public struct KafkaBenchmark: Sendable {
 
     private func rawConsumeLoop(topic: String) throws -> Double {
         let conf = try makeConf([("bootstrap.servers", brokers), ("group.id", "bench-raw-\(UUID())"), ("auto.offset.reset", "earliest"),
-                                 ("enable.auto.offset.store", "false"), ("session.timeout.ms", "6000"), ("fetch.wait.max.ms", "100"),
-                                 ("partition.assignment.strategy", "cooperative-sticky")])
+                                 ("enable.auto.offset.store", "false"), ("auto.commit.interval.ms", "1000"), ("session.timeout.ms", "6000"), ("fetch.wait.max.ms", "100"),
+                                 ("partition.assignment.strategy", "cooperative-sticky"), ] + rawFetchQueueBackoff)
         var errstr = [CChar](repeating: 0, count: 512)
         guard let rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, &errstr, errstr.count) else { throw BenchError(String(cString: errstr)) }
         defer { rd_kafka_destroy(rk) }

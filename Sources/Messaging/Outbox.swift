@@ -73,7 +73,7 @@ public final class OutboxRelay: Service, Sendable {
         public var leaseDuration: Duration
         public var owner: String
 
-        public init(batchSize: Int = 500, idleInterval: Duration = .milliseconds(50), leaseDuration: Duration = .seconds(10),
+        public init(batchSize: Int = 500, idleInterval: Duration = .milliseconds(100), leaseDuration: Duration = .seconds(10),
                     owner: String = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))") {
             self.batchSize = batchSize
             self.idleInterval = idleInterval

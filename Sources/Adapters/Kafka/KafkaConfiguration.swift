@@ -70,13 +70,15 @@ public struct KafkaConsumerConfiguration: Sendable {
     /// Records buffered ahead of the handler. Above this, partitions are paused;
     /// below half of it they resume.
     public var maxBufferedRecords: Int
+    /// How long a full buffer may hold the poll loop before the partitions are paused.
+    public var pauseAfterMillis: Int
     /// "range", "roundrobin" or "cooperative-sticky".
     public var assignmentStrategy: String
 
     public init(client: KafkaClientConfiguration = .init(), groupID: String, topics: [String],
                 autoOffsetReset: OffsetReset = .earliest, commitIntervalMillis: Int = 1000,
                 sessionTimeoutMillis: Int = 6000, heartbeatIntervalMillis: Int = 1000,
-                fetchWaitMaxMillis: Int = 100, maxBufferedRecords: Int = 10_000,
+                fetchWaitMaxMillis: Int = 100, maxBufferedRecords: Int = 10_000, pauseAfterMillis: Int = 2000,
                 assignmentStrategy: String = "cooperative-sticky") {
         self.client = client
         self.groupID = groupID
@@ -87,6 +89,7 @@ public struct KafkaConsumerConfiguration: Sendable {
         self.heartbeatIntervalMillis = heartbeatIntervalMillis
         self.fetchWaitMaxMillis = fetchWaitMaxMillis
         self.maxBufferedRecords = maxBufferedRecords
+        self.pauseAfterMillis = pauseAfterMillis
         self.assignmentStrategy = assignmentStrategy
     }
 
@@ -104,8 +107,16 @@ public struct KafkaConsumerConfiguration: Sendable {
             ("fetch.wait.max.ms", String(fetchWaitMaxMillis)),
             ("partition.assignment.strategy", assignmentStrategy),
             ("enable.partition.eof", "false"),
-        ] + client.properties.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        ] + fetchQueueBackoff + client.properties.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }
+}
+
+/// librdkafka >= 2.4 waits `fetch.queue.backoff.ms` (default 1000 ms) before fetching again once a
+/// partition's local queue passed its threshold: a fast consumer then stalls for a second at a
+/// time (measured: 0.9 s pauses, 4x lower throughput on Tansu). 10 ms keeps fetching steady.
+/// Older runtimes do not know the property, so it is only set where it exists.
+var fetchQueueBackoff: [(String, String)] {
+    rd_kafka_version() >= 0x0204_0000 ? [("fetch.queue.backoff.ms", "10")] : []
 }
 
 /// Builds an rd_kafka_conf_t; throws naming the first property librdkafka refuses.

@@ -9,8 +9,9 @@ import Synchronization
 /// - At-least-once: nothing is committed until `storeOffset(_:)` was called for a record (after
 ///   its handler succeeded); stored offsets are committed in batches in the background, before
 ///   partitions are revoked in a rebalance, and at `close`.
-/// - Backpressure: at most `maxBufferedRecords` wait for the handler; past that the assigned
-///   partitions are paused, and they resume once half of the buffer drained.
+/// - Backpressure: at most `maxBufferedRecords` wait for the handler; past that the poll loop
+///   stops fetching for up to `pauseAfterMillis`, then pauses the assigned partitions; they resume
+///   once half of the buffer drained.
 /// - The poll loop runs on a dedicated thread, never on the cooperative pool.
 // @unchecked: the handle is a librdkafka rd_kafka_t, which is thread-safe; the rest is Mutex/Atomic.
 public final class KafkaConsumer: @unchecked Sendable {
@@ -23,7 +24,8 @@ public final class KafkaConsumer: @unchecked Sendable {
     public init(configuration: KafkaConsumerConfiguration, logger: Logger = Logger(label: "kafka.consumer")) throws {
         self.configuration = configuration
         let conf = try makeNativeConfiguration(configuration.properties)
-        let core = ConsumerCore(maxBuffered: max(1, configuration.maxBufferedRecords), logger: logger)
+        let core = ConsumerCore(maxBuffered: max(1, configuration.maxBufferedRecords),
+                                pauseAfter: .milliseconds(configuration.pauseAfterMillis), logger: logger)
         let context = KafkaCallbackContext()
         if configuration.client.statisticsIntervalMillis > 0 {
             context.statistics = KafkaStatisticsExporter(role: "consumer", clientID: configuration.client.clientID)
@@ -64,6 +66,11 @@ public final class KafkaConsumer: @unchecked Sendable {
 
     /// Partitions currently assigned to this member.
     public var assignment: Set<KafkaTopicPartition> { core.currentAssignment }
+
+    /// How many batches the poll thread handed over, and how many records they held.
+    public var handoverStatistics: (batches: Int, records: Int) {
+        (core.handovers.load(ordering: .relaxed), core.handedOver.load(ordering: .relaxed))
+    }
 
     /// Whether the consumer paused fetching because the handler fell behind.
     public var isPaused: Bool { core.paused }
@@ -122,12 +129,18 @@ final class ConsumerCore: Sendable {
     /// Offsets stored by handlers, handed to librdkafka by the poll thread.
     private let pendingOffsets = Mutex<[KafkaTopicPartition: Int64]>([:])
     private let delivering = Atomic<Bool>(true)
+    private let closedForStores = Atomic<Bool>(false)
+    /// Hand-overs from the poll thread and the records they carried (for tuning and benchmarks).
+    let handovers = Atomic<Int>(0)
+    let handedOver = Atomic<Int>(0)
     private let shutdownRequested = Atomic<Bool>(false)
     private let maxBuffered: Int
+    private let pauseAfter: Duration
     let logger: Logger
 
-    init(maxBuffered: Int, logger: Logger) {
+    init(maxBuffered: Int, pauseAfter: Duration, logger: Logger) {
         self.maxBuffered = maxBuffered
+        self.pauseAfter = pauseAfter
         self.logger = logger
     }
 
@@ -150,7 +163,7 @@ final class ConsumerCore: Sendable {
     }
 
     func store(_ partition: KafkaTopicPartition, next offset: Int64) throws {
-        guard state.withLock({ $0.handleAlive }) else { throw KafkaError.closed }
+        guard !closedForStores.load(ordering: .relaxed) else { throw KafkaError.closed }
         pendingOffsets.withLock { pending in
             if (pending[partition] ?? -1) < offset { pending[partition] = offset }
         }
@@ -187,18 +200,25 @@ final class ConsumerCore: Sendable {
         var topicNames: [OpaquePointer: String] = [:]
         var batch: [KafkaRecord] = []
         while !shutdownRequested.load(ordering: .acquiring) {
-            // Wait for the first record, then drain what is already fetched without waiting.
+            // Wait for the first record, then gather what follows for up to 1 ms (or 1024 records):
+            // handing records over one by one would wake the handler's task per record.
             var message = rd_kafka_consumer_poll(rk, 100)
+            let firstArrival = ContinuousClock.now
             while let current = message {
                 if let record = Self.record(from: current, topicNames: &topicNames, logger: logger) { batch.append(record) }
                 rd_kafka_message_destroy(current)
-                message = batch.count < 1024 ? rd_kafka_consumer_poll(rk, 0) : nil
+                guard batch.count < 1024 else { break }
+                message = rd_kafka_consumer_poll(rk, 0)
+                if message == nil && ContinuousClock.now - firstArrival < .milliseconds(1) {
+                    message = rd_kafka_consumer_poll(rk, 1)
+                }
             }
             if !batch.isEmpty {
                 deliver(batch)
                 batch.removeAll(keepingCapacity: true)
             }
             flushStoredOffsets(rk)
+            waitWhileBehind()
             applyBackpressure(rk)
         }
         // Graceful stop: commit what the handlers finished, then leave the group (which runs the
@@ -209,10 +229,9 @@ final class ConsumerCore: Sendable {
             logger.warning("final commit failed: \(String(cString: rd_kafka_err2str(committed)))")
         }
         rd_kafka_consumer_close(rk)
-        state.withLock { state in
-            state.handleAlive = false
-            rd_kafka_destroy(rk)
-        }
+        closedForStores.store(true, ordering: .releasing)
+        state.withLock { $0.handleAlive = false }
+        rd_kafka_destroy(rk)
     }
 
     /// Hands the offsets stored since the last call to librdkafka (poll thread).
@@ -275,6 +294,8 @@ final class ConsumerCore: Sendable {
     }
 
     private func deliver(_ records: [KafkaRecord]) {
+        handovers.add(1, ordering: .relaxed)
+        handedOver.add(records.count, ordering: .relaxed)
         let waiter: CheckedContinuation<[KafkaRecord]?, Never>? = state.withLock { state in
             guard state.delivering else { return nil }
             if let waiter = state.waiter {
@@ -286,6 +307,20 @@ final class ConsumerCore: Sendable {
         }
         waiter?.resume(returning: records)
     }
+
+    /// A full buffer first just stops polling: librdkafka's own fetch queue is bounded, so fetching
+    /// stops by itself and resumes without refetching. Only when the handler stays behind for
+    /// `pauseAfter` are the partitions paused (which drops prefetched data but lets the poll loop
+    /// serve rebalances and stay within max.poll.interval.ms).
+    private func waitWhileBehind() {
+        guard !paused, bufferedCount >= maxBuffered else { return }
+        let deadline = ContinuousClock.now + pauseAfter
+        while bufferedCount > maxBuffered / 2, ContinuousClock.now < deadline, !shutdownRequested.load(ordering: .acquiring) {
+            usleep(500)
+        }
+    }
+
+    private var bufferedCount: Int { state.withLock { $0.buffer.count } }
 
     private func applyBackpressure(_ rk: OpaquePointer) {
         let action: Bool? = state.withLock { state in

@@ -81,5 +81,5 @@ func applyTopics(directory: String, configuration: PlatformConfiguration) async 
     for change in changes { print(change) }
     let created = changes.filter { if case .created = $0 { true } else { false } }.count
     print("topics: \(catalog.topics.count) declared, \(created) created, \(changes.count - created) already present")
-    fflush(stdout)  // before a long-running `dev` takes over the process
+    fflush(nil)  // flush stdout before a long-running `dev` takes over the process
 }

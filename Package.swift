@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.1.0"),
         .package(url: "https://github.com/apple/swift-configuration.git", from: "1.0.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.0.0"),
     ],
     targets: [
         // C libraries, linked through pkg-config.
@@ -54,6 +56,13 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ], path: "Sources/Adapters/Redis", swiftSettings: strict),
 
+        // HTTP conventions every service shares: problem+json errors, the request context,
+        // the authorization middleware.
+        .target(name: "MarketplaceHTTP", dependencies: [
+            "MarketplaceDomain",
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ], path: "Sources/Adapters/HTTP", swiftSettings: strict),
+
         .target(name: "MarketplaceMessaging", dependencies: [
             "MarketplaceDomain", "MarketplaceKafka", "MarketplaceMongo",
             .product(name: "Logging", package: "swift-log"),
@@ -61,8 +70,18 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/Messaging", swiftSettings: strict),
 
+        // Services: each its own module with its domain, routes and repositories.
+        .target(name: "MarketplaceIdentity", dependencies: [
+            "MarketplaceDomain", "MarketplaceMongo", "MarketplaceRedis", "MarketplaceMessaging", "MarketplaceHTTP",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "JWTKit", package: "jwt-kit"),
+            .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ], path: "Sources/Services/Identity", swiftSettings: strict),
+
         .target(name: "MarketplacePlatform", dependencies: [
             "MarketplaceDomain", "MarketplaceKafka", "MarketplaceMongo", "MarketplaceRedis", "MarketplaceMessaging",
+            "MarketplaceHTTP", "MarketplaceIdentity",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Configuration", package: "swift-configuration"),
@@ -82,10 +101,11 @@ let package = Package(
 
         .testTarget(name: "MarketplaceTests", dependencies: [
             "MarketplaceDomain", "MarketplaceKafka", "MarketplaceMongo", "MarketplaceRedis",
-            "MarketplaceMessaging", "MarketplacePlatform",
+            "MarketplaceMessaging", "MarketplacePlatform", "MarketplaceHTTP", "MarketplaceIdentity",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "JWTKit", package: "jwt-kit"),
         ], path: "Tests/MarketplaceTests", swiftSettings: strict),
     ]
 )

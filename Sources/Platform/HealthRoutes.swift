@@ -19,37 +19,6 @@ struct ReadinessReport: ResponseEncodable {
     var checks: [String: String]
 }
 
-/// An RFC 9457 problem document (`application/problem+json`) with a stable `code`.
-public struct Problem: Error, Codable, Sendable {
-    public var type: String
-    public var title: String
-    public var statusCode: Int
-    public var code: String
-    public var detail: String?
-
-    enum CodingKeys: String, CodingKey {
-        case type, title, code, detail
-        case statusCode = "status"
-    }
-
-    public init(status: HTTPResponse.Status, code: String, title: String, detail: String? = nil) {
-        self.type = "https://marketplace.example/problems/\(code)"
-        self.title = title
-        self.statusCode = status.code
-        self.code = code
-        self.detail = detail
-    }
-}
-
-extension Problem: HTTPResponseError {
-    public var status: HTTPResponse.Status { .init(code: statusCode) }
-
-    public func response(from request: Request, context: some RequestContext) throws -> Response {
-        let body = try JSONEncoder().encode(self)
-        return Response(status: status, headers: [.contentType: "application/problem+json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
-    }
-}
-
 public enum HealthRoutes {
     /// `/health/live` (the process runs), `/health/ready` (every dependency answered within the
     /// timeout), `/metrics` (Prometheus text format).

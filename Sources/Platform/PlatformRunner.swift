@@ -1,6 +1,8 @@
 import Foundation
 import Hummingbird
 import Logging
+import MarketplaceHTTP
+import MarketplaceIdentity
 import MarketplaceMessaging
 import Metrics
 import Prometheus
@@ -36,22 +38,34 @@ public enum PlatformRunner {
         }
     }
 
-    public static func makeRouter(platform: Platform) -> Router<BasicRequestContext> {
-        let router = Router()
+    /// Health and metrics for every process; the API routes when `identity` is given (`serve`).
+    public static func makeRouter(platform: Platform, identity: IdentityService? = nil) -> Router<AppRequestContext> {
+        let router = Router(context: AppRequestContext.self)
         // Request counts, durations and errors per route (hb_requests, http_server_request_duration).
         router.add(middleware: MetricsMiddleware())
+        router.add(middleware: ProblemMiddleware())
         HealthRoutes.register(on: router, checks: platform.readinessChecks, registry: registry)
+        if let identity {
+            router.add(middleware: AuthMiddleware(verifier: IdentityTokenVerifier(service: identity)))
+            IdentityRoutes.register(on: router, service: identity)
+        }
         return router
     }
 
     /// Runs until SIGTERM/SIGINT, then stops the workers (finishing in-flight work), the HTTP
     /// server, and finally flushes and closes the connections.
-    public static func run(configuration: PlatformConfiguration, workers: [WorkerName]) async throws {
+    public static func run(configuration: PlatformConfiguration, workers: [WorkerName], api: Bool) async throws {
         _ = registry
         let logger = makeLogger(configuration)
         let platform = try Platform(configuration: configuration, logger: logger)
+        var identity: IdentityService?
+        if api {
+            let service = IdentityService(mongo: platform.mongo, redis: platform.redis)
+            try await service.prepare()
+            identity = service
+        }
         let app = Application(
-            router: makeRouter(platform: platform),
+            router: makeRouter(platform: platform, identity: identity),
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "marketplace"),
             logger: logger)
         let services: [any Service] = [PlatformLifetime(platform: platform)] + workerServices(workers, platform: platform) + [app]

@@ -22,7 +22,7 @@ func loadConfiguration() async throws -> PlatformConfiguration {
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the HTTP API (and the outbox relay).")
     func run() async throws {
-        try await PlatformRunner.run(configuration: try await loadConfiguration(), workers: [.outboxRelay])
+        try await PlatformRunner.run(configuration: try await loadConfiguration(), workers: [.outboxRelay], api: true)
     }
 }
 
@@ -40,7 +40,7 @@ struct Worker: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await PlatformRunner.run(configuration: try await loadConfiguration(), workers: [WorkerName(rawValue: name)!])
+        try await PlatformRunner.run(configuration: try await loadConfiguration(), workers: [WorkerName(rawValue: name)!], api: false)
     }
 }
 
@@ -51,7 +51,7 @@ struct Dev: AsyncParsableCommand {
     func run() async throws {
         let configuration = try await loadConfiguration()
         try await applyTopics(directory: topics, configuration: configuration)
-        try await PlatformRunner.run(configuration: configuration, workers: WorkerName.allCases)
+        try await PlatformRunner.run(configuration: configuration, workers: WorkerName.allCases, api: true)
     }
 }
 

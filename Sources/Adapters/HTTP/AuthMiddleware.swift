@@ -1,0 +1,30 @@
+import Foundation
+import Hummingbird
+
+/// Verifies an access token and says whether its session is still alive. Implemented by the
+/// Identity service (local JWT verification against its keys + the session store in Redis).
+public protocol AccessTokenVerifier: Sendable {
+    /// The caller the token stands for; throws `Problem.invalidToken` when it is not valid.
+    func verify(_ token: String) async throws -> Caller
+}
+
+/// The one authorization middleware of every service: a `Bearer` token, when present, must be
+/// valid (signature, `kid`, audience, expiry, live session); routes then ask the context for
+/// the caller and the roles they accept. Requests without a token pass through as anonymous.
+public struct AuthMiddleware: RouterMiddleware {
+    public typealias Context = AppRequestContext
+    let verifier: any AccessTokenVerifier
+
+    public init(verifier: any AccessTokenVerifier) { self.verifier = verifier }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let header = request.headers[.authorization] else { return try await next(request, context) }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty else {
+            throw Problem.invalidToken("expected 'Authorization: Bearer <token>'")
+        }
+        var context = context
+        context.caller = try await verifier.verify(String(parts[1]))
+        return try await next(request, context)
+    }
+}

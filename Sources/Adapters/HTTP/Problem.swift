@@ -1,0 +1,77 @@
+import Foundation
+import Hummingbird
+
+/// An RFC 9457 problem document (`application/problem+json`) with a stable `code` clients can
+/// switch on. Every refusal of every service is one of these.
+public struct Problem: Error, Codable, Sendable, Equatable {
+    public var type: String
+    public var title: String
+    public var statusCode: Int
+    public var code: String
+    public var detail: String?
+    /// Seconds, for 429 and 503 (also sent as the Retry-After header).
+    public var retryAfter: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case type, title, code, detail, retryAfter
+        case statusCode = "status"
+    }
+
+    public init(status: HTTPResponse.Status, code: String, title: String, detail: String? = nil, retryAfter: Int? = nil) {
+        self.type = "https://marketplace.example/problems/\(code)"
+        self.title = title
+        self.statusCode = status.code
+        self.code = code
+        self.detail = detail
+        self.retryAfter = retryAfter
+    }
+
+    public static func badRequest(_ code: String, _ detail: String) -> Problem {
+        Problem(status: .badRequest, code: code, title: "The request is invalid", detail: detail)
+    }
+    public static func validation(_ detail: String) -> Problem {
+        Problem(status: .unprocessableContent, code: "validation_failed", title: "A field is invalid", detail: detail)
+    }
+    public static let unauthorized = Problem(status: .unauthorized, code: "unauthorized", title: "Authentication is required")
+    public static func invalidToken(_ detail: String) -> Problem {
+        Problem(status: .unauthorized, code: "invalid_token", title: "The access token is not valid", detail: detail)
+    }
+    public static let forbidden = Problem(status: .forbidden, code: "forbidden", title: "Not allowed")
+    public static func notFound(_ what: String) -> Problem {
+        Problem(status: .notFound, code: "not_found", title: "Not found", detail: what)
+    }
+    public static func conflict(_ code: String, _ detail: String) -> Problem {
+        Problem(status: .conflict, code: code, title: "Conflict", detail: detail)
+    }
+}
+
+extension Problem: HTTPResponseError {
+    public var status: HTTPResponse.Status { .init(code: statusCode) }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var headers: HTTPFields = [.contentType: "application/problem+json"]
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try JSONEncoder().encode(self))))
+    }
+}
+
+/// Turns every error that is not already a Problem into one, so that no handler answers with
+/// Hummingbird's plain-text errors or leaks an internal message. Unknown errors are 500s
+/// with a generic text (and logged).
+public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    public init() {}
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let problem as Problem {
+            throw problem
+        } catch let error as HTTPError {
+            let code = error.status == .notFound ? "not_found" : error.status == .methodNotAllowed ? "method_not_allowed" : "http_\(error.status.code)"
+            throw Problem(status: error.status, code: code, title: error.status.reasonPhrase, detail: error.body)
+        } catch {
+            context.logger.error("unhandled error: \(error)")
+            throw Problem(status: .internalServerError, code: "internal_error", title: "Something went wrong")
+        }
+    }
+}

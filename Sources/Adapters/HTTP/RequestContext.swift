@@ -1,0 +1,87 @@
+import Foundation
+import Hummingbird
+import MarketplaceDomain
+import NIOCore
+
+/// Who is calling, as established by `AuthMiddleware` from a verified access token.
+public struct Caller: Sendable, Equatable {
+    public enum Role: String, Codable, Sendable, CaseIterable { case admin, provider, client }
+    public var userID: String
+    public var role: Role
+    public var sessionID: String
+
+    public init(userID: String, role: Role, sessionID: String) {
+        self.userID = userID
+        self.role = role
+        self.sessionID = sessionID
+    }
+}
+
+/// The request context of every service.
+public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public var caller: Caller?
+    /// The peer's address (login throttling per client address).
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        caller = nil
+        remoteAddress = source.channel.remoteAddress
+    }
+
+    /// Bodies larger than this are refused with 413 before decoding.
+    public var maxUploadSize: Int { 64 * 1024 }
+
+    /// The authenticated caller, or 401.
+    public func requireCaller() throws -> Caller {
+        guard let caller else { throw Problem.unauthorized }
+        return caller
+    }
+
+    /// The caller, if it has one of `roles`; 403 otherwise.
+    public func requireRole(_ roles: Caller.Role...) throws -> Caller {
+        let caller = try requireCaller()
+        guard roles.contains(caller.role) else { throw Problem.forbidden }
+        return caller
+    }
+}
+
+extension Request {
+    /// The W3C trace context of the call, when the client sent a well-formed one.
+    public var traceparent: String? {
+        headers.first { $0.name.canonicalName == "traceparent" }.map(\.value).flatMap { TraceParent($0)?.description }
+    }
+
+    /// Decodes a JSON body; malformed JSON, wrong types, missing fields and oversize bodies become
+    /// 4xx problems that name what was wrong.
+    public func decodeJSON<T: Decodable>(_ type: T.Type, context: AppRequestContext) async throws -> T {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await body.collect(upTo: context.maxUploadSize)
+        } catch {
+            throw Problem(status: .contentTooLarge, code: "body_too_large", title: "The body is too large",
+                          detail: "at most \(context.maxUploadSize) bytes")
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: buffer)
+        } catch DecodingError.keyNotFound(let key, let context) {
+            throw Problem.badRequest("missing_field", "missing field '\((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))'")
+        } catch DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context) {
+            throw Problem.badRequest("invalid_field", "field '\(context.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type")
+        } catch DecodingError.dataCorrupted(let context) where !context.codingPath.isEmpty {
+            throw Problem.badRequest("invalid_field", "field '\(context.codingPath.map(\.stringValue).joined(separator: "."))': \(context.debugDescription)")
+        } catch {
+            throw Problem.badRequest("malformed_json", "the body is not valid JSON")
+        }
+    }
+}
+
+/// Encodes a value as a JSON response with a status.
+public func jsonResponse<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+    let encoder = JSONEncoder()
+    encoder.dateEncodingStrategy = .iso8601
+    encoder.outputFormatting = .sortedKeys
+    return Response(status: status, headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+}

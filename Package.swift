@@ -95,7 +95,7 @@ let package = Package(
         ], path: "Sources/Bench", swiftSettings: strict),
 
         .executableTarget(name: "marketplace", dependencies: [
-            "MarketplacePlatform", "MarketplaceBench",
+            "MarketplacePlatform", "MarketplaceBench", "MarketplaceIdentity",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/marketplace", swiftSettings: strict),
 

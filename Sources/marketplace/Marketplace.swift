@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import MarketplaceHTTP
+import MarketplaceIdentity
 import MarketplacePlatform
 
 @main
@@ -7,7 +9,7 @@ struct Marketplace: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "marketplace",
         abstract: "The Marketplace platform: API, workers, topics and benchmarks in one executable.",
-        subcommands: [Serve.self, Worker.self, Dev.self, Topics.self, Bench.self])
+        subcommands: [Serve.self, Worker.self, Dev.self, Topics.self, Users.self, Bench.self])
 }
 
 /// Loads the configuration or exits with a message that names the bad key.
@@ -82,4 +84,33 @@ func applyTopics(directory: String, configuration: PlatformConfiguration) async 
     let created = changes.filter { if case .created = $0 { true } else { false } }.count
     print("topics: \(catalog.topics.count) declared, \(created) created, \(changes.count - created) already present")
     fflush(nil)  // flush stdout before a long-running `dev` takes over the process
+}
+
+struct Users: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "User administration.", subcommands: [CreateAdmin.self])
+
+    struct CreateAdmin: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "create-admin",
+            abstract: "Create an administrator (nobody can register as one).",
+            discussion: "The password is read from MARKETPLACE_ADMIN_PASSWORD, or else from the first line of standard input.")
+        @Option var email: String
+        @Option var name = "Administrator"
+
+        func run() async throws {
+            let password = ProcessInfo.processInfo.environment["MARKETPLACE_ADMIN_PASSWORD"] ?? readLine(strippingNewline: true) ?? ""
+            let configuration = try await loadConfiguration()
+            let platform = try Platform(configuration: configuration, logger: PlatformRunner.makeLogger(configuration))
+            let identity = IdentityService(mongo: platform.mongo, redis: platform.redis)
+            do {
+                try await identity.prepare()
+                let admin = try await identity.createAdmin(email: email, password: password, name: name)
+                print("created admin \(admin.email) (\(admin.id))")
+            } catch let problem as Problem {
+                await platform.close()
+                throw ValidationError("\(problem.title): \(problem.detail ?? problem.code)")
+            }
+            await platform.close()
+        }
+    }
 }

@@ -29,12 +29,14 @@ public final class IdentityService: Sendable {
     let throttle: LoginThrottle
     let users: UserRepository
     let mongo: MongoClient
+    let redis: RedisClient
     let configuration: Configuration
     /// bcrypt is deliberately slow: it runs here, never on an event loop or the cooperative pool.
     let hashing: NIOThreadPool
 
     public init(mongo: MongoClient, redis: RedisClient, configuration: Configuration = .init()) {
         self.mongo = mongo
+        self.redis = redis
         self.configuration = configuration
         tokens = TokenService(mongo: mongo, accessTokenLifetime: configuration.accessTokenLifetime)
         sessions = SessionStore(redis: redis, refreshLifetime: configuration.refreshTokenLifetime)

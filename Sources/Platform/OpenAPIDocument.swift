@@ -1,0 +1,154 @@
+import Foundation
+
+/// The OpenAPI 3.1 description of the HTTP API, served at `/openapi.json`. A test compares its
+/// operations with the router's routes, so a route cannot be added or removed without it.
+public enum OpenAPIDocument {
+    public static func json() -> Data {
+        try! JSONSerialization.data(withJSONObject: document(), options: [.sortedKeys, .prettyPrinted])
+    }
+
+    static func ref(_ name: String) -> [String: Any] { ["$ref": "#/components/schemas/\(name)"] }
+
+    static func body(_ schema: String) -> [String: Any] {
+        ["required": true, "content": ["application/json": ["schema": ref(schema)]]]
+    }
+
+    static func ok(_ schema: String, _ status: String = "200", _ description: String = "Success") -> [String: Any] {
+        [status: ["description": description, "content": ["application/json": ["schema": ref(schema)]]]]
+    }
+
+    static func problems(_ statuses: [String]) -> [String: Any] {
+        let descriptions = ["400": "Malformed request (missing_field, invalid_field, malformed_json, invalid_parameter)",
+                            "401": "Not authenticated (unauthorized, invalid_token, invalid_credentials, ...)",
+                            "403": "Not allowed (forbidden, account_suspended)", "404": "Not found", "409": "Conflict",
+                            "413": "Body too large", "422": "A field is invalid (validation_failed, weak_password)",
+                            "429": "Too many attempts (Retry-After)", "503": "A dependency does not answer"]
+        var result: [String: Any] = [:]
+        for status in statuses {
+            result[status] = ["description": descriptions[status] ?? "Error",
+                              "content": ["application/problem+json": ["schema": ref("Problem")]]]
+        }
+        return result
+    }
+
+    static func merge(_ parts: [String: Any]...) -> [String: Any] {
+        parts.reduce(into: [:]) { result, part in result.merge(part) { first, _ in first } }
+    }
+
+    static func operation(_ summary: String, tag: String, secured: Bool = false, requestBody: String? = nil,
+                          parameters: [[String: Any]] = [], responses: [String: Any]) -> [String: Any] {
+        var operation: [String: Any] = ["summary": summary, "tags": [tag], "responses": responses]
+        if secured { operation["security"] = [["bearerAuth": [String]()]] }
+        if let requestBody { operation["requestBody"] = body(requestBody) }
+        if !parameters.isEmpty { operation["parameters"] = parameters }
+        return operation
+    }
+
+    static func query(_ name: String, _ schema: [String: Any], _ description: String) -> [String: Any] {
+        ["name": name, "in": "query", "required": false, "schema": schema, "description": description]
+    }
+
+    static var idParameter: [String: Any] { ["name": "id", "in": "path", "required": true, "schema": ["type": "string"]] }
+    static var noContent: [String: Any] { ["204": ["description": "Done"]] }
+
+    static func document() -> [String: Any] {
+        let string: [String: Any] = ["type": "string"]
+        let paths: [String: Any] = [
+            "/health/live": ["get": operation("The process runs", tag: "health", responses: ["200": ["description": "Live"]])],
+            "/health/ready": ["get": operation("Kafka, MongoDB and Redis answer", tag: "health",
+                                               responses: merge(ok("Readiness"), ["503": ["description": "A dependency does not answer",
+                                                                                           "content": ["application/json": ["schema": ref("Readiness")]]]]))],
+            "/metrics": ["get": operation("Prometheus metrics", tag: "health",
+                                          responses: ["200": ["description": "Text format 0.0.4", "content": ["text/plain": ["schema": string]]]])],
+            "/openapi.json": ["get": operation("This document", tag: "health", responses: ["200": ["description": "OpenAPI 3.1"]])],
+            "/.well-known/jwks.json": ["get": operation("Public keys that verify access tokens", tag: "auth", responses: ok("JWKS"))],
+            "/v1/auth/register": ["post": operation("Create an account (client or provider)", tag: "auth", requestBody: "RegisterRequest",
+                                                    responses: merge(ok("TokenPair", "201", "Registered"), problems(["400", "409", "413", "422"])))],
+            "/v1/auth/login": ["post": operation("Sign in", tag: "auth", requestBody: "LoginRequest",
+                                                 responses: merge(ok("TokenPair"), problems(["400", "401", "403", "429"])))],
+            "/v1/auth/refresh": ["post": operation("Exchange a refresh token (rotated; a reused one revokes the session)", tag: "auth",
+                                                   requestBody: "RefreshRequest", responses: merge(ok("TokenPair"), problems(["400", "401"])))],
+            "/v1/auth/logout": ["post": operation("End this session (its tokens stop working at once)", tag: "auth", secured: true,
+                                                  responses: merge(noContent, problems(["401"])))],
+            "/v1/auth/password-reset/request": ["post": operation("Ask for a reset e-mail (always 202)", tag: "auth", requestBody: "PasswordResetRequest",
+                                                                  responses: merge(["202": ["description": "Accepted"]], problems(["400"])))],
+            "/v1/auth/password-reset/confirm": ["post": operation("Set a new password with the e-mailed token; ends every session", tag: "auth",
+                                                                  requestBody: "PasswordResetConfirmation",
+                                                                  responses: merge(noContent, problems(["400", "422"])))],
+            "/v1/users/me": [
+                "get": operation("My account", tag: "users", secured: true, responses: merge(ok("User"), problems(["401", "404"]))),
+                "patch": operation("Change my name, phone, avatar or addresses", tag: "users", secured: true, requestBody: "ProfileChange",
+                                   responses: merge(ok("User"), problems(["400", "401", "404", "422"]))),
+                "delete": operation("Delete (anonymise) my account", tag: "users", secured: true, responses: merge(noContent, problems(["401", "404"]))),
+            ],
+            "/v1/providers/me/profile": ["put": operation("Set my provider profile (providers only)", tag: "providers", secured: true,
+                                                          requestBody: "ProviderProfileInput",
+                                                          responses: merge(ok("PublicProvider"), problems(["400", "401", "403", "422"])))],
+            "/v1/providers/{id}": ["get": operation("A provider's public profile", tag: "providers", parameters: [idParameter],
+                                                    responses: merge(ok("PublicProvider"), problems(["404"])))],
+            "/v1/admin/users": ["get": operation("Find users (admin)", tag: "admin", secured: true, parameters: [
+                query("role", ["type": "string", "enum": ["admin", "provider", "client"]], "Only this role"),
+                query("status", ["type": "string", "enum": ["active", "suspended", "deleted"]], "Only this status"),
+                query("q", string, "Text in the name or e-mail (case-insensitive)"),
+                query("sort", ["type": "string", "enum": ["createdAt", "-createdAt", "email", "-email", "name", "-name"]], "Order"),
+                query("page", ["type": "integer", "minimum": 1], "Page, from 1"),
+                query("limit", ["type": "integer", "minimum": 1, "maximum": 100], "Page size"),
+            ], responses: merge(ok("UserPage"), problems(["400", "401", "403"])))],
+            "/v1/admin/users/{id}/suspend": ["post": operation("Suspend an account; its sessions end at once (admin)", tag: "admin", secured: true,
+                                                               parameters: [idParameter], responses: merge(ok("User"), problems(["401", "403", "404", "409"])))],
+            "/v1/admin/users/{id}/reinstate": ["post": operation("Reinstate a suspended account (admin)", tag: "admin", secured: true,
+                                                                 parameters: [idParameter], responses: merge(ok("User"), problems(["401", "403", "404", "409"])))],
+        ]
+        func object(_ properties: [String: Any], required: [String]) -> [String: Any] {
+            ["type": "object", "properties": properties, "required": required]
+        }
+        let money: [String: Any] = ["type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?$", "description": "A decimal amount, e.g. \"42.50\""]
+        let address = object(["label": string, "line1": string, "city": string, "postalCode": string, "country": string], required: ["line1", "city", "country"])
+        let pricing = object(["currency": ["type": "string", "pattern": "^[A-Z]{3}$"], "hourlyRate": money, "minimumFee": money], required: ["currency", "hourlyRate"])
+        let hours = object(["day": ["type": "integer", "minimum": 0, "maximum": 6], "start": string, "end": string], required: ["day", "start", "end"])
+        let role: [String: Any] = ["type": "string", "enum": ["admin", "provider", "client"]]
+        let user = object(["id": string, "email": string, "name": string, "role": role,
+                           "status": ["type": "string", "enum": ["active", "suspended", "deleted"]], "phone": string, "avatarURL": string,
+                           "addresses": ["type": "array", "items": address], "createdAt": ["type": "string", "format": "date-time"]],
+                          required: ["id", "email", "name", "role", "status", "addresses", "createdAt"])
+        let schemas: [String: Any] = [
+            "Problem": object(["type": string, "title": string, "status": ["type": "integer"], "code": string, "detail": string,
+                               "retryAfter": ["type": "integer"]], required: ["type", "title", "status", "code"]),
+            "Readiness": object(["status": string, "checks": ["type": "object", "additionalProperties": string]], required: ["status", "checks"]),
+            "JWKS": object(["keys": ["type": "array", "items": object(["kty": string, "crv": string, "alg": string, "use": string, "kid": string, "x": string, "y": string],
+                                                                       required: ["kty", "crv", "alg", "kid", "x", "y"])]], required: ["keys"]),
+            "RegisterRequest": object(["email": ["type": "string", "format": "email"], "password": ["type": "string", "minLength": 10, "maxLength": 128],
+                                       "name": string, "role": ["type": "string", "enum": ["client", "provider"]]], required: ["email", "password", "name", "role"]),
+            "LoginRequest": object(["email": string, "password": string], required: ["email", "password"]),
+            "RefreshRequest": object(["refreshToken": string], required: ["refreshToken"]),
+            "PasswordResetRequest": object(["email": string], required: ["email"]),
+            "PasswordResetConfirmation": object(["token": string, "password": string], required: ["token", "password"]),
+            "TokenPair": object(["user": ref("User"), "accessToken": string, "refreshToken": string, "expiresIn": ["type": "integer"], "tokenType": string],
+                                required: ["user", "accessToken", "refreshToken", "expiresIn", "tokenType"]),
+            "User": user,
+            "ProfileChange": object(["name": string, "phone": string, "avatarURL": string, "addresses": ["type": "array", "items": address]], required: []),
+            "ProviderProfileInput": object(["categories": ["type": "array", "items": string], "bio": string, "serviceRadiusKm": ["type": "number"],
+                                            "pricing": pricing, "workingHours": ["type": "array", "items": hours]],
+                                           required: ["categories", "bio", "serviceRadiusKm", "pricing", "workingHours"]),
+            "PublicProvider": object(["id": string, "name": string, "avatarURL": string, "categories": ["type": "array", "items": string], "bio": string,
+                                      "serviceRadiusKm": ["type": "number"], "pricing": pricing, "workingHours": ["type": "array", "items": hours]],
+                                     required: ["id", "name", "categories", "bio", "serviceRadiusKm", "pricing", "workingHours"]),
+            "UserPage": object(["items": ["type": "array", "items": ref("User")], "total": ["type": "integer"], "page": ["type": "integer"],
+                                "limit": ["type": "integer"]], required: ["items", "total", "page", "limit"]),
+        ]
+        return [
+            "openapi": "3.1.0",
+            "info": ["title": "Marketplace API", "version": "1.0.0",
+                     "description": "Errors are application/problem+json documents with a stable `code`."],
+            "paths": paths,
+            "components": ["schemas": schemas,
+                           "securitySchemes": ["bearerAuth": ["type": "http", "scheme": "bearer", "bearerFormat": "JWT (ES256)"]]],
+        ]
+    }
+
+    /// Every "METHOD /path" the document describes.
+    public static var operations: Set<String> {
+        guard let paths = document()["paths"] as? [String: [String: Any]] else { return [] }
+        return Set(paths.flatMap { path, methods in methods.keys.map { "\($0.uppercased()) \(path)" } })
+    }
+}

@@ -166,6 +166,27 @@ struct MongoAdapterTests {
         #expect(try await accounts.findOne(["_id": "b"])?.value == 30)
     }
 
+    @Test("concurrent transactions on one document all commit: write conflicts are retried")
+    func conflictingTransactionsRetry() async throws {
+        let mongo = try TestServers.mongo()
+        let counters = mongo.collection("counters", as: Counter.self)
+        try await counters.insert(Counter(_id: "c", state: "open", value: 0))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<20 {
+                group.addTask {
+                    try await mongo.withTransaction(maxAttempts: 50) { session in
+                        let collection = session.collection("counters", as: Counter.self)
+                        let current = try collection.find(["_id": "c"]).first!.value
+                        try collection.updateOne(["_id": "c"], ["$set": ["value": .int64(Int64(current + 1))]])
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        // Every read-modify-write applied exactly once: no lost update, no failed transaction.
+        #expect(try await counters.findOne(["_id": "c"])?.value == 20)
+    }
+
     @Test("an unreachable server is a typed error, not a crash")
     func unreachableServer() async throws {
         let mongo = try MongoClient(configuration: MongoConfiguration(

@@ -90,24 +90,38 @@ public final class MongoClient: @unchecked Sendable {
     }
 
     /// Runs `body` in a transaction: committed if it returns, aborted if it throws. `body` runs on
-    /// a database thread and uses the session's synchronous operations.
-    public func withTransaction<T: Sendable>(_ body: @escaping @Sendable (MongoSession) throws -> T) async throws -> T {
+    /// a database thread and uses the session's synchronous operations. A transaction that loses
+    /// a write conflict to a concurrent one is retried (up to `maxAttempts`), as MongoDB's drivers
+    /// do for TransientTransactionError: `body` must therefore be safe to run again.
+    public func withTransaction<T: Sendable>(maxAttempts: Int = 5, _ body: @escaping @Sendable (MongoSession) throws -> T) async throws -> T {
         try await withConnection { connection in
-            var error = bson_error_t()
-            guard let session = mongoc_client_start_session(connection.client, nil, &error) else { throw MongoError(error) }
-            defer { mongoc_client_session_destroy(session) }
-            guard mongoc_client_session_start_transaction(session, nil, &error) else { throw MongoError(error) }
-            let handle = MongoSession(connection: connection, session: session, database: self.database)
-            do {
-                let result = try body(handle)
-                let reply = NativeDocument()
-                guard mongoc_client_session_commit_transaction(session, reply.pointer, &error) else { throw MongoError(error) }
-                return result
-            } catch {
-                var abortError = bson_error_t()
-                _ = mongoc_client_session_abort_transaction(session, &abortError)
-                throw error
+            var attempt = 1
+            while true {
+                do {
+                    return try Self.runTransaction(connection, database: self.database, body)
+                } catch let error as MongoError where error.isTransientTransactionError && attempt < maxAttempts {
+                    attempt += 1
+                    usleep(UInt32.random(in: 1_000...5_000) * UInt32(attempt))  // on a database thread
+                }
             }
+        }
+    }
+
+    private static func runTransaction<T>(_ connection: MongoConnection, database: String, _ body: (MongoSession) throws -> T) throws -> T {
+        var error = bson_error_t()
+        guard let session = mongoc_client_start_session(connection.client, nil, &error) else { throw MongoError(error) }
+        defer { mongoc_client_session_destroy(session) }
+        guard mongoc_client_session_start_transaction(session, nil, &error) else { throw MongoError(error) }
+        let handle = MongoSession(connection: connection, session: session, database: database)
+        do {
+            let result = try body(handle)
+            let reply = NativeDocument()
+            guard mongoc_client_session_commit_transaction(session, reply.pointer, &error) else { throw MongoError(error) }
+            return result
+        } catch {
+            var abortError = bson_error_t()
+            _ = mongoc_client_session_abort_transaction(session, &abortError)
+            throw error
         }
     }
 

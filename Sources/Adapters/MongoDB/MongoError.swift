@@ -29,6 +29,13 @@ public enum MongoError: Error, CustomStringConvertible, Sendable, Equatable {
 
     public var isDuplicateKey: Bool { if case .duplicateKey = self { true } else { false } }
 
+    /// A transaction aborted by a concurrent one (WriteConflict 112, NoSuchTransaction 251,
+    /// LockTimeout 24): running it again is the remedy.
+    public var isTransientTransactionError: Bool {
+        if case .server(let code, _) = self { return [112, 251, 24].contains(code) }
+        return false
+    }
+
     init(_ error: bson_error_t) {
         let message = withUnsafeBytes(of: error.message) { raw in
             String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)

@@ -8,6 +8,7 @@ import MarketplaceIdentity
 import MarketplaceMessaging
 import MarketplaceMongo
 import MarketplacePlatform
+import MarketplaceDomain
 import Testing
 
 /// The Identity endpoints over HTTP, against MongoDB and Redis.
@@ -252,7 +253,22 @@ struct IdentityTests {
                 Claims(sub: .init(value: sub), role: "client", sid: sid, iss: "marketplace-identity", aud: .init(value: ["marketplace"]),
                        iat: .init(value: Date()), exp: .init(value: Date().addingTimeInterval(600))))
 
-            for (name, token) in [("tampered", tampered), ("alg none", none), ("foreign key", foreign), ("unknown kid", unknownKid), ("garbage", "abc.def")] {
+            // Our own key (read from the test database), but the wrong audience, issuer or expiry.
+            let keyDocument = try #require(try await h.platform.mongo.collection("signing_keys", as: BSONDocument.self).findOne(["_id": .string(kid)]))
+            guard case .string(let pem) = keyDocument["privateKeyPEM"] else { Issue.record("no key"); return }
+            let ownKeys = await JWTKeyCollection().add(ecdsa: try ES256PrivateKey(pem: pem), kid: JWKIdentifier(string: kid))
+            func own(aud: String = "marketplace", iss: String = "marketplace-identity", expiresIn: TimeInterval = 600) async throws -> String {
+                try await ownKeys.sign(Claims(sub: .init(value: sub), role: "client", sid: sid, iss: .init(value: iss), aud: .init(value: [aud]),
+                                              iat: .init(value: Date()), exp: .init(value: Date().addingTimeInterval(expiresIn))))
+            }
+            let control = try await own()
+            try await client.execute(uri: "/v1/users/me", method: .get, headers: Self.bearer(control)) { #expect($0.status == .ok, "a correctly signed token passes") }
+            let wrongAudience = try await own(aud: "another-platform")
+            let wrongIssuer = try await own(iss: "someone")
+            let expired = try await own(expiresIn: -60)
+
+            for (name, token) in [("tampered", tampered), ("alg none", none), ("foreign key", foreign), ("unknown kid", unknownKid), ("garbage", "abc.def"),
+                                  ("wrong audience", wrongAudience), ("wrong issuer", wrongIssuer), ("expired", expired)] {
                 try await client.execute(uri: "/v1/users/me", method: .get, headers: Self.bearer(token)) { response throws in
                     #expect(response.status == .unauthorized, "\(name)")
                     #expect(try Self.problem(response).code == "invalid_token", "\(name)")

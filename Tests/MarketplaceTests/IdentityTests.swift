@@ -82,6 +82,10 @@ struct IdentityTests {
                 let user = try JSONDecoder.iso.decode(UserView.self, from: response.body)
                 #expect(user.name == "Ana B. Lima" && user.phone == "+351 912 345 678")
             }
+            // The read after the write sees the change (the cached view is written through).
+            try await client.execute(uri: "/v1/users/me", method: .get, headers: Self.bearer(tokens.accessToken)) { response throws in
+                #expect(try JSONDecoder.iso.decode(UserView.self, from: response.body).name == "Ana B. Lima")
+            }
             try await client.execute(uri: "/v1/users/me", method: .patch, headers: Self.bearer(tokens.accessToken),
                                      body: Self.json(["phone": "call me"])) { response throws in
                 #expect(response.status == .unprocessableContent)

@@ -67,6 +67,7 @@ extension IdentityService {
             return true
         }
         guard deleted else { throw Problem.notFound("user") }
+        try await viewCache.drop(userID)
         try await sessions.revokeAll(userID: userID)
     }
 
@@ -168,6 +169,7 @@ extension IdentityService {
             return user
         }
         if suspended { try await sessions.revokeAll(userID: userID) }
+        try await viewCache.drop(userID)
         if let changed { return changed.view }
         // Nothing changed: say why (unknown user, or already in that state).
         guard let current = try await users.find(id: userID), current.status != .deleted else { throw Problem.notFound("user") }

@@ -28,6 +28,7 @@ public final class IdentityService: Sendable {
     let sessions: SessionStore
     let throttle: LoginThrottle
     let users: UserRepository
+    let viewCache: UserViewCache
     let mongo: MongoClient
     let redis: RedisClient
     let configuration: Configuration
@@ -42,6 +43,7 @@ public final class IdentityService: Sendable {
         sessions = SessionStore(redis: redis, refreshLifetime: configuration.refreshTokenLifetime)
         throttle = LoginThrottle(redis: redis, limit: configuration.loginFailureLimit)
         users = UserRepository(mongo: mongo)
+        viewCache = UserViewCache(redis: redis)
         hashing = NIOThreadPool(numberOfThreads: 2)
         hashing.start()
     }
@@ -142,7 +144,9 @@ public final class IdentityService: Sendable {
     // MARK: profile
 
     public func me(_ caller: Caller) async throws -> UserView {
+        if let cached = await viewCache.get(caller.userID) { return cached }
         guard let user = try await users.find(id: caller.userID), user.status != .deleted else { throw Problem.notFound("user") }
+        await viewCache.put(user.view)
         return user.view
     }
 
@@ -183,6 +187,7 @@ public final class IdentityService: Sendable {
             return user
         }
         guard let updated else { throw Problem.notFound("user") }
+        await viewCache.put(updated.view)
         return updated.view
     }
 }

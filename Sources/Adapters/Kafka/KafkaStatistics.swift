@@ -30,7 +30,7 @@ private let rebalanceCallback: @convention(c) (OpaquePointer?, rd_kafka_resp_err
 }
 
 /// Turns librdkafka's periodic statistics JSON into Prometheus-style gauges:
-/// `kafka_consumer_lag{client,topic,partition}`, `kafka_queue_messages{client}` (records waiting
+/// `kafka_consumer_lag{client,topic,partition}` (records not yet handled), `kafka_queue_messages{client}` (records waiting
 /// in librdkafka), `kafka_broker_errors{client}` (transmit + receive errors, cumulative),
 /// `kafka_reply_queue{client}`.
 final class KafkaStatisticsExporter: Sendable {
@@ -61,7 +61,12 @@ final class KafkaStatisticsExporter: Sendable {
         for (topic, topicStats) in topics {
             guard let partitions = topicStats["partitions"] as? [String: [String: Any]] else { continue }
             for (partition, stats) in partitions where partition != "-1" {
-                guard let lag = stats["consumer_lag"] as? Int, lag >= 0 else { continue }
+                // Lag behind what the handlers finished (stored offsets), else behind commits;
+                // librdkafka reports -1 while neither is known.
+                let stored = stats["consumer_lag_stored"] as? Int ?? -1
+                let committed = stats["consumer_lag"] as? Int ?? -1
+                let lag = stored >= 0 ? stored : committed
+                guard lag >= 0 else { continue }
                 Gauge(label: "kafka_consumer_lag",
                       dimensions: client + [("topic", topic), ("partition", partition)]).record(lag)
             }

@@ -6,6 +6,7 @@ import MarketplaceMessaging
 import MarketplaceMongo
 import MarketplaceRedis
 import NIOPosix
+import Synchronization
 
 /// The Identity use cases. HTTP-free: routes translate requests into these calls.
 public final class IdentityService: Sendable {
@@ -29,6 +30,7 @@ public final class IdentityService: Sendable {
     let throttle: LoginThrottle
     let users: UserRepository
     let viewCache: UserViewCache
+    let verifiedTokens = VerifiedTokenCache()
     let mongo: MongoClient
     let redis: RedisClient
     let configuration: Configuration
@@ -143,11 +145,12 @@ public final class IdentityService: Sendable {
 
     // MARK: profile
 
-    public func me(_ caller: Caller) async throws -> UserView {
-        if let cached = await viewCache.get(caller.userID) { return cached }
+    /// The caller's account as response JSON, from the cache when it is there.
+    public func meJSON(_ caller: Caller) async throws -> [UInt8] {
+        if let cached = await viewCache.json(caller.userID) { return cached }
         guard let user = try await users.find(id: caller.userID), user.status != .deleted else { throw Problem.notFound("user") }
-        await viewCache.put(user.view)
-        return user.view
+        if let json = await viewCache.put(user.view) { return json }
+        return try UserViewCache.encode(user.view)
     }
 
     public struct ProfileChange: Codable, Sendable {
@@ -196,16 +199,56 @@ public final class IdentityService: Sendable {
 public struct IdentityTokenVerifier: AccessTokenVerifier {
     let tokens: TokenService
     let sessions: SessionStore
+    let verified: VerifiedTokenCache
 
     public init(service: IdentityService) {
         tokens = service.tokens
         sessions = service.sessions
+        verified = service.verifiedTokens
     }
 
     public func verify(_ token: String) async throws -> Caller {
-        let claims = try await tokens.verify(token)
-        guard let role = Role(rawValue: claims.role) else { throw Problem.invalidToken("unknown role") }
-        guard try await sessions.isActive(claims.sid) else { throw Problem.invalidToken("the session has ended") }
-        return Caller(userID: claims.sub.value, role: role, sessionID: claims.sid)
+        let caller: Caller
+        if let known = verified.caller(for: token) {
+            caller = known
+        } else {
+            let claims = try await tokens.verify(token)
+            guard let role = Role(rawValue: claims.role) else { throw Problem.invalidToken("unknown role") }
+            caller = Caller(userID: claims.sub.value, role: role, sessionID: claims.sid)
+            verified.remember(token, caller: caller, until: claims.exp.value)
+        }
+        // Revocation is never cached: the session must still exist, on every request.
+        guard try await sessions.isActive(caller.sessionID) else { throw Problem.invalidToken("the session has ended") }
+        return caller
+    }
+}
+
+/// Tokens whose signature and claims were already checked, until they expire: an ES256
+/// verification costs more than the rest of a cached read. Bounded; a signed token cannot change,
+/// so remembering the result is safe (the session check still runs every time).
+public final class VerifiedTokenCache: Sendable {
+    private struct Entry { var caller: Caller; var expires: Date }
+    private let entries = Mutex<[String: Entry]>([:])
+    private let capacity: Int
+
+    public init(capacity: Int = 50_000) { self.capacity = capacity }
+
+    func caller(for token: String) -> Caller? {
+        entries.withLock { entries in
+            guard let entry = entries[token] else { return nil }
+            guard entry.expires > Date() else { entries[token] = nil; return nil }
+            return entry.caller
+        }
+    }
+
+    func remember(_ token: String, caller: Caller, until expires: Date) {
+        entries.withLock { entries in
+            if entries.count >= capacity {
+                let now = Date()
+                entries = entries.filter { $0.value.expires > now }
+                if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            }
+            entries[token] = Entry(caller: caller, expires: expires)
+        }
     }
 }

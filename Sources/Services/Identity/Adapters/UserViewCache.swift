@@ -1,9 +1,9 @@
 import Foundation
 import MarketplaceRedis
 
-/// The API view of users, cached in Redis for the read-mostly `GET /v1/users/me` (MongoDB is the
-/// slow part of that request). Writes go through: every change stores the new view or drops it;
-/// the TTL bounds what a lost update could leave behind.
+/// The API view of users, cached in Redis as the exact JSON of `GET /v1/users/me` (MongoDB and
+/// re-encoding are the slow parts of that request). Writes go through: every change stores the
+/// new view or drops it; the TTL bounds what a lost update could leave behind.
 struct UserViewCache: Sendable {
     let redis: RedisClient
     let ttl: Duration
@@ -15,23 +15,26 @@ struct UserViewCache: Sendable {
 
     private static func key(_ userID: String) -> String { "user-view:\(userID)" }
 
-    private static let encoder: JSONEncoder = {
+    /// The same encoding as the API's JSON responses.
+    static func encode(_ view: UserView) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
-        return encoder
-    }()
-
-    func get(_ userID: String) async -> UserView? {
-        // A cache failure must not fail the request: fall back to the database.
-        guard let reply = try? await redis.send("GET", Self.key(userID)), case .bulk(let bytes) = reply else { return nil }
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return try? decoder.decode(UserView.self, from: Data(bytes))
+        encoder.outputFormatting = .sortedKeys
+        return Array(try encoder.encode(view))
     }
 
-    func put(_ view: UserView) async {
-        guard let data = try? Self.encoder.encode(view) else { return }
-        _ = try? await redis.set(Self.key(view.id), Array(data), ttl: ttl)
+    /// The cached JSON; nil on a miss or when Redis fails (the database answers instead).
+    func json(_ userID: String) async -> [UInt8]? {
+        guard let reply = try? await redis.send("GET", Self.key(userID)), case .bulk(let bytes) = reply else { return nil }
+        return bytes
+    }
+
+    /// Stores the view; returns its JSON.
+    @discardableResult
+    func put(_ view: UserView) async -> [UInt8]? {
+        guard let json = try? Self.encode(view) else { return nil }
+        _ = try? await redis.set(Self.key(view.id), json, ttl: ttl)
+        return json
     }
 
     func drop(_ userID: String) async throws {

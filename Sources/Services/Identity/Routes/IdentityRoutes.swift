@@ -49,7 +49,8 @@ public enum IdentityRoutes {
 
         let me = router.group("/v1/users/me")
         me.get { _, context in
-            try jsonResponse(try await service.me(try context.requireCaller()))
+            let json = try await service.meJSON(try context.requireCaller())
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json)))
         }
         me.patch { request, context in
             let caller = try context.requireCaller()

@@ -52,7 +52,7 @@ public final class KafkaConsumer: @unchecked Sendable {
         self.core = core
         self.context = context
         let pollHandle = UncheckedHandle(handle)
-        pollLoop = LoopThread(name: "kafka-consumer-poll") { core.pollLoop(pollHandle) }
+        pollLoop = LoopThread(name: "kafka-cons-poll") { core.pollLoop(pollHandle) }
     }
 
     /// The consumed records, in order per partition. Ends after `stopDelivery()` or `close()`.

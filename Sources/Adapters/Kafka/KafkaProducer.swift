@@ -38,7 +38,7 @@ public final class KafkaProducer: @unchecked Sendable {
         self.logger = logger
         let running = self.running
         let pollHandle = UncheckedHandle(handle)
-        pollLoop = LoopThread(name: "kafka-producer-poll") { [running] in
+        pollLoop = LoopThread(name: "kafka-prod-poll") { [running] in
             while running.isSet {
                 rd_kafka_poll(pollHandle.pointer, 100)
             }

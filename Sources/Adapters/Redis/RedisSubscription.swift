@@ -26,6 +26,7 @@ public final class RedisSubscription: AsyncSequence, Sendable {
         let first = try RedisConnection(host: configuration.host, port: configuration.port, timeout: configuration.timeout)
         let box = UncheckedBox(first)
         let thread = Thread { [self] in
+            Thread.current.name = "redis-subscribe"  // applied only when set from the thread itself
             var connection: RedisConnection? = box.value
             var backoff = 0.05
             while !stopped.load(ordering: .acquiring) {
@@ -56,7 +57,7 @@ public final class RedisSubscription: AsyncSequence, Sendable {
             markReady()
             continuation.finish()
         }
-        thread.name = "redis-subscription"
+        thread.name = "redis-subscribe"
         thread.start()
     }
 

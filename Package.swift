@@ -79,9 +79,15 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ], path: "Sources/Services/Identity", swiftSettings: strict),
 
+        .target(name: "MarketplaceDispatch", dependencies: [
+            "MarketplaceDomain", "MarketplaceMongo", "MarketplaceRedis", "MarketplaceKafka", "MarketplaceMessaging", "MarketplaceHTTP",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], path: "Sources/Services/Dispatch", swiftSettings: strict),
+
         .target(name: "MarketplacePlatform", dependencies: [
             "MarketplaceDomain", "MarketplaceKafka", "MarketplaceMongo", "MarketplaceRedis", "MarketplaceMessaging",
-            "MarketplaceHTTP", "MarketplaceIdentity",
+            "MarketplaceHTTP", "MarketplaceIdentity", "MarketplaceDispatch",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Configuration", package: "swift-configuration"),
@@ -101,7 +107,7 @@ let package = Package(
 
         .testTarget(name: "MarketplaceTests", dependencies: [
             "MarketplaceDomain", "MarketplaceKafka", "MarketplaceMongo", "MarketplaceRedis",
-            "MarketplaceMessaging", "MarketplacePlatform", "MarketplaceHTTP", "MarketplaceIdentity",
+            "MarketplaceMessaging", "MarketplacePlatform", "MarketplaceHTTP", "MarketplaceIdentity", "MarketplaceDispatch",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

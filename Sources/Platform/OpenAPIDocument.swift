@@ -49,6 +49,7 @@ public enum OpenAPIDocument {
     }
 
     static var idParameter: [String: Any] { ["name": "id", "in": "path", "required": true, "schema": ["type": "string"]] }
+    static var slugParameter: [String: Any] { ["name": "slug", "in": "path", "required": true, "schema": ["type": "string"]] }
     static var noContent: [String: Any] { ["204": ["description": "Done"]] }
 
     static func document() -> [String: Any] {
@@ -86,6 +87,22 @@ public enum OpenAPIDocument {
                                                           responses: merge(ok("PublicProvider"), problems(["400", "401", "403", "422"])))],
             "/v1/providers/{id}": ["get": operation("A provider's public profile", tag: "providers", parameters: [idParameter],
                                                     responses: merge(ok("PublicProvider"), problems(["404"])))],
+            "/v1/categories": [
+                "get": operation("Active service categories", tag: "catalog", responses: ok("Categories")),
+                "post": operation("Create a category (admin)", tag: "catalog", secured: true, requestBody: "CategoryInput",
+                                  responses: merge(ok("Category", "201", "Created"), problems(["400", "401", "403", "409", "422"]))),
+            ],
+            "/v1/categories/{slug}": [
+                "put": operation("Rename a category (admin)", tag: "catalog", secured: true, requestBody: "CategoryInput", parameters: [slugParameter],
+                                 responses: merge(ok("Category"), problems(["400", "401", "403", "404", "422"]))),
+                "delete": operation("Retire a category (admin)", tag: "catalog", secured: true, parameters: [slugParameter],
+                                    responses: merge(noContent, problems(["401", "403", "404"]))),
+            ],
+            "/v1/providers/me/availability": ["put": operation("Go online or offline for matching (providers)", tag: "providers", secured: true,
+                                                               requestBody: "AvailabilityRequest",
+                                                               responses: merge(ok("AvailabilityChanged"), problems(["400", "401", "403", "409"])))],
+            "/v1/providers/me/location": ["post": operation("Report my position (providers)", tag: "providers", secured: true, requestBody: "Coordinates",
+                                                            responses: merge(["202": ["description": "Accepted"]], problems(["400", "401", "403", "422"])))],
             "/v1/admin/users": ["get": operation("Find users (admin)", tag: "admin", secured: true, parameters: [
                 query("role", ["type": "string", "enum": ["admin", "provider", "client"]], "Only this role"),
                 query("status", ["type": "string", "enum": ["active", "suspended", "deleted"]], "Only this status"),
@@ -133,6 +150,15 @@ public enum OpenAPIDocument {
             "PublicProvider": object(["id": string, "name": string, "avatarURL": string, "categories": ["type": "array", "items": string], "bio": string,
                                       "serviceRadiusKm": ["type": "number"], "pricing": pricing, "workingHours": ["type": "array", "items": hours]],
                                      required: ["id", "name", "categories", "bio", "serviceRadiusKm", "pricing", "workingHours"]),
+            "Category": object(["slug": string, "name": string, "description": string, "status": ["type": "string", "enum": ["active", "retired"]]],
+                               required: ["slug", "name", "status"]),
+            "Categories": ["type": "array", "items": ref("Category")],
+            "CategoryInput": object(["slug": ["type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,63}$"], "name": string, "description": string], required: ["name"]),
+            "AvailabilityRequest": object(["online": ["type": "boolean"]], required: ["online"]),
+            "AvailabilityChanged": object(["providerId": string, "online": ["type": "boolean"], "categories": ["type": "array", "items": string],
+                                           "at": ["type": "string", "format": "date-time"]], required: ["providerId", "online", "categories", "at"]),
+            "Coordinates": object(["lat": ["type": "number", "minimum": -85.05112878, "maximum": 85.05112878],
+                                  "lng": ["type": "number", "minimum": -180, "maximum": 180]], required: ["lat", "lng"]),
             "UserPage": object(["items": ["type": "array", "items": ref("User")], "total": ["type": "integer"], "page": ["type": "integer"],
                                 "limit": ["type": "integer"]], required: ["items", "total", "page", "limit"]),
         ]

@@ -1,7 +1,9 @@
 import Foundation
 import Hummingbird
 import Logging
+import MarketplaceDispatch
 import MarketplaceHTTP
+import MarketplaceKafka
 import MarketplaceIdentity
 import MarketplaceMessaging
 import Metrics
@@ -11,6 +13,8 @@ import ServiceLifecycle
 /// The workers a process can run by name (`marketplace worker <name>`).
 public enum WorkerName: String, CaseIterable, Sendable {
     case outboxRelay = "outbox-relay"
+    /// Dispatch: keeps the Redis index of online providers from their location events.
+    case providerLocations = "provider-locations"
 }
 
 /// Builds and runs a process: the platform's connections, the HTTP server (health, metrics and,
@@ -34,12 +38,19 @@ public enum PlatformRunner {
             switch name {
             case .outboxRelay:
                 OutboxRelay(mongo: platform.mongo, producer: platform.producer, logger: platform.logger.with(label: "outbox.relay"))
+            case .providerLocations:
+                ProviderLocationWorker(
+                    index: ProviderPresenceIndex(redis: platform.redis),
+                    consumer: KafkaConsumerConfiguration(client: platform.configuration.kafkaClient, groupID: "dispatch-provider-index",
+                                                         topics: [platform.configuration.kafkaTopicPrefix + DispatchEvents.locationsTopic]),
+                    deadLetter: .init(producer: platform.producer, topic: platform.configuration.kafkaTopicPrefix + "marketplace.dead-letter.v1"),
+                    logger: platform.logger.with(label: "dispatch.provider-locations"))
             }
         }
     }
 
     /// Health and metrics for every process; the API routes when `identity` is given (`serve`).
-    public static func makeRouter(platform: Platform, identity: IdentityService? = nil) -> Router<AppRequestContext> {
+    public static func makeRouter(platform: Platform, identity: IdentityService? = nil, dispatch: DispatchService? = nil) -> Router<AppRequestContext> {
         let router = Router(context: AppRequestContext.self)
         // Request counts, durations and errors per route (hb_requests, http_server_request_duration).
         router.add(middleware: MetricsMiddleware())
@@ -51,8 +62,14 @@ public enum PlatformRunner {
         if let identity {
             router.add(middleware: AuthMiddleware(verifier: IdentityTokenVerifier(service: identity)))
             IdentityRoutes.register(on: router, service: identity)
+            if let dispatch { DispatchRoutes.register(on: router, service: dispatch) }
         }
         return router
+    }
+
+    public static func makeDispatch(_ platform: Platform) -> DispatchService {
+        DispatchService(mongo: platform.mongo, publisher: KafkaEventPublisher(producer: platform.producer),
+                        directory: MongoProviderDirectory(mongo: platform.mongo), topicPrefix: platform.configuration.kafkaTopicPrefix)
     }
 
     /// Runs until SIGTERM/SIGINT, then stops the workers (finishing in-flight work), the HTTP
@@ -62,13 +79,16 @@ public enum PlatformRunner {
         let logger = makeLogger(configuration)
         let platform = try Platform(configuration: configuration, logger: logger)
         var identity: IdentityService?
+        var dispatch: DispatchService?
         if api {
             let service = IdentityService(mongo: platform.mongo, redis: platform.redis)
             try await service.prepare()
             identity = service
+            dispatch = makeDispatch(platform)
+            try await dispatch?.prepare()
         }
         let app = Application(
-            router: makeRouter(platform: platform, identity: identity),
+            router: makeRouter(platform: platform, identity: identity, dispatch: dispatch),
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "marketplace"),
             logger: logger)
         let services: [any Service] = [PlatformLifetime(platform: platform)] + workerServices(workers, platform: platform) + [app]

@@ -10,7 +10,7 @@ struct OpenAPITests {
     @Test("the document describes exactly the routes the server has, and is valid OpenAPI 3.1")
     func documentMatchesRoutes() async throws {
         let h = try await IdentityTests.harness()
-        let router = PlatformRunner.makeRouter(platform: h.platform, identity: h.service)
+        let router = PlatformRunner.makeRouter(platform: h.platform, identity: h.service, dispatch: PlatformRunner.makeDispatch(h.platform))
         let routes = Set(router.routes.map { route in
             // RouterPath prints captures as {name} already; normalise a leading slash.
             let path = "\(route.path)".hasPrefix("/") ? "\(route.path)" : "/\(route.path)"

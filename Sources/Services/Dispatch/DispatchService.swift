@@ -1,0 +1,119 @@
+import Foundation
+import MarketplaceDomain
+import MarketplaceHTTP
+import MarketplaceMessaging
+import MarketplaceMongo
+
+/// Which categories a provider offers. In this phase read from the Identity service's
+/// `provider_profiles` collection in the shared database; a projection fed by
+/// `provider.profile-updated` events can replace it without touching the use cases.
+public protocol ProviderDirectory: Sendable {
+    func categories(ofProvider id: String) async throws -> [String]?
+}
+
+public struct MongoProviderDirectory: ProviderDirectory {
+    struct Profile: Codable, Sendable { var _id: String; var categories: [String] }
+    let mongo: MongoClient
+    public init(mongo: MongoClient) { self.mongo = mongo }
+    public func categories(ofProvider id: String) async throws -> [String]? {
+        try await mongo.collection("provider_profiles", as: Profile.self).findOne(["_id": .string(id)])?.categories
+    }
+}
+
+/// Catalog and provider presence use cases.
+public final class DispatchService: Sendable {
+    let mongo: MongoClient
+    let publisher: any EventPublisher
+    let directory: any ProviderDirectory
+    /// Prepended to topic names (test runs, shared brokers).
+    let topicPrefix: String
+    var categories: MongoCollection<ServiceCategory> { mongo.collection("categories", as: ServiceCategory.self) }
+
+    public init(mongo: MongoClient, publisher: any EventPublisher, directory: any ProviderDirectory, topicPrefix: String = "") {
+        self.mongo = mongo
+        self.publisher = publisher
+        self.directory = directory
+        self.topicPrefix = topicPrefix
+    }
+
+    public var locationsTopic: String { topicPrefix + DispatchEvents.locationsTopic }
+
+    // MARK: catalog
+
+    public struct CategoryInput: Codable, Sendable {
+        public var slug: String?
+        public var name: String
+        public var description: String?
+    }
+
+    public func listCategories() async throws -> [CategoryView] {
+        try await categories.find(["status": "active"], options: FindOptions(sort: ["name": 1])).map(\.view)
+    }
+
+    public func createCategory(_ caller: Caller, _ input: CategoryInput) async throws -> CategoryView {
+        guard caller.role == .admin else { throw Problem.forbidden }
+        guard let slug = input.slug, ServiceCategory.validSlug(slug) else {
+            throw Problem.validation("slug: lower-case letters, digits and '-', up to 64")
+        }
+        let name = try Self.validName(input.name)
+        let now = Date()
+        let category = ServiceCategory(_id: slug, name: name, description: input.description, status: .active, createdAt: now, updatedAt: now)
+        do { try await categories.insert(category) } catch let error as MongoError where error.isDuplicateKey {
+            throw Problem.conflict("category_exists", "a category with slug '\(slug)' exists")
+        }
+        return category.view
+    }
+
+    public func renameCategory(_ caller: Caller, slug: String, _ input: CategoryInput) async throws -> CategoryView {
+        guard caller.role == .admin else { throw Problem.forbidden }
+        var set: BSONDocument = ["name": .string(try Self.validName(input.name)), "updatedAt": .date(Date())]
+        if let description = input.description { set["description"] = .string(description) }
+        guard let updated = try await categories.findOneAndUpdate(["_id": .string(slug), "status": "active"], ["$set": .document(set)]) else {
+            throw Problem.notFound("category '\(slug)'")
+        }
+        return updated.view
+    }
+
+    public func retireCategory(_ caller: Caller, slug: String) async throws {
+        guard caller.role == .admin else { throw Problem.forbidden }
+        guard try await categories.findOneAndUpdate(["_id": .string(slug), "status": "active"],
+                                                     ["$set": ["status": "retired", "updatedAt": .date(Date())]]) != nil else {
+            throw Problem.notFound("category '\(slug)'")
+        }
+    }
+
+    static func validName(_ name: String) throws -> String {
+        let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard (1...100).contains(trimmed.count) else { throw Problem.validation("name: 1 to 100 characters") }
+        return trimmed
+    }
+
+    // MARK: provider presence
+
+    /// Online or offline for matching. Going online needs a provider profile with categories.
+    public func setAvailability(_ caller: Caller, online: Bool, traceparent: String?) async throws -> DispatchEvents.AvailabilityChanged {
+        guard caller.role == .provider else { throw Problem(status: .forbidden, code: "forbidden", title: "Only providers have an availability") }
+        let offered = try await directory.categories(ofProvider: caller.userID) ?? []
+        if online && offered.isEmpty {
+            throw Problem.conflict("profile_required", "set a provider profile with categories before going online")
+        }
+        let change = DispatchEvents.AvailabilityChanged(providerId: caller.userID, online: online, categories: offered, at: Date())
+        try await publisher.publish(try EventEnvelope(source: DispatchEvents.source, type: DispatchEvents.availabilityChanged,
+                                                      aggregateID: caller.userID, payload: change, traceparent: traceparent), to: locationsTopic)
+        return change
+    }
+
+    /// A position report; published keyed by provider (the realtime gateway will publish the same event).
+    public func reportLocation(_ caller: Caller, _ point: Coordinates, traceparent: String?) async throws {
+        guard caller.role == .provider else { throw Problem(status: .forbidden, code: "forbidden", title: "Only providers report a location") }
+        if let problem = point.problem { throw Problem.validation(problem) }
+        let update = DispatchEvents.LocationUpdated(providerId: caller.userID, lat: point.lat, lng: point.lng, at: Date())
+        try await publisher.publish(try EventEnvelope(source: DispatchEvents.source, type: DispatchEvents.locationUpdated,
+                                                      aggregateID: caller.userID, payload: update, traceparent: traceparent), to: locationsTopic)
+    }
+
+    public func prepare() async throws {
+        // The slug is the _id: uniqueness comes with it.
+        try await categories.createIndexes([MongoIndex(name: "status_name", keys: ["status": 1, "name": 1])])
+    }
+}

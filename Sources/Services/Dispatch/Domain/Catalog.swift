@@ -1,0 +1,52 @@
+import Foundation
+
+/// A kind of service providers offer ("plumbing"). The slug is the id and never changes;
+/// the name can be renamed; a retired category stays for history but is not offered.
+public struct ServiceCategory: Codable, Sendable, Equatable {
+    public enum Status: String, Codable, Sendable { case active, retired }
+    public var _id: String
+    public var name: String
+    public var description: String?
+    public var status: Status
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public var view: CategoryView { CategoryView(slug: _id, name: name, description: description, status: status) }
+
+    public static func validSlug(_ slug: String) -> Bool {
+        slug.range(of: "^[a-z0-9][a-z0-9-]{0,63}$", options: .regularExpression) != nil
+    }
+}
+
+public struct CategoryView: Codable, Sendable, Equatable {
+    public var slug: String
+    public var name: String
+    public var description: String?
+    public var status: ServiceCategory.Status
+
+    public init(slug: String, name: String, description: String?, status: ServiceCategory.Status) {
+        self.slug = slug
+        self.name = name
+        self.description = description
+        self.status = status
+    }
+}
+
+/// A point on Earth, validated.
+public struct Coordinates: Codable, Sendable, Equatable {
+    public var lat: Double
+    public var lng: Double
+
+    public init(lat: Double, lng: Double) {
+        self.lat = lat
+        self.lng = lng
+    }
+
+    /// Why these are not coordinates, or nil. (Redis GEO accepts latitudes up to ±85.05.)
+    public var problem: String? {
+        guard lat.isFinite, lng.isFinite else { return "lat and lng must be numbers" }
+        guard (-85.05112878...85.05112878).contains(lat) else { return "lat must be between -85.05 and 85.05" }
+        guard (-180...180).contains(lng) else { return "lng must be between -180 and 180" }
+        return nil
+    }
+}

@@ -1,0 +1,38 @@
+import Foundation
+import MarketplaceDomain
+
+/// Events about providers' presence, on `marketplace.provider-locations.v1`, keyed by provider.
+public enum DispatchEvents {
+    public static let source = "/services/dispatch"
+    public static let locationsTopic = "marketplace.provider-locations.v1"
+    public static let locationUpdated: EventType = "marketplace.provider.location-updated.v1"
+    public static let availabilityChanged: EventType = "marketplace.provider.availability-changed.v1"
+
+    public struct LocationUpdated: Codable, Sendable, Equatable {
+        public var providerId: String
+        public var lat: Double
+        public var lng: Double
+        public var at: Date
+
+        public init(providerId: String, lat: Double, lng: Double, at: Date) {
+            self.providerId = providerId
+            self.lat = lat
+            self.lng = lng
+            self.at = at
+        }
+    }
+
+    public struct AvailabilityChanged: Codable, Sendable, Equatable {
+        public var providerId: String
+        public var online: Bool
+        public var categories: [String]
+        public var at: Date
+
+        public init(providerId: String, online: Bool, categories: [String], at: Date) {
+            self.providerId = providerId
+            self.online = online
+            self.categories = categories
+            self.at = at
+        }
+    }
+}

@@ -1,0 +1,162 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import MarketplaceDispatch
+import MarketplaceHTTP
+import MarketplaceIdentity
+import MarketplaceKafka
+import MarketplacePlatform
+import ServiceLifecycle
+import Testing
+
+@Suite("Dispatch: catalog and provider presence", .timeLimit(.minutes(3)))
+struct DispatchTests {
+    typealias T = IdentityTests
+
+    struct Harness {
+        let platform: Platform
+        let identity: IdentityService
+        let dispatch: DispatchService
+        let app: Application<RouterResponder<AppRequestContext>>
+        let prefix: String
+    }
+
+    static func harness() async throws -> Harness {
+        var configuration = PlatformConfiguration()
+        configuration.kafkaBrokers = TestServers.kafkaBrokers
+        configuration.kafkaTopicPrefix = TestServers.unique("dispatch") + "."
+        configuration.mongoURI = TestServers.mongoURI
+        configuration.mongoDatabase = TestServers.unique("dispatch")
+        configuration.redisHost = TestServers.redisHost
+        configuration.redisPort = TestServers.redisPort
+        let platform = try Platform(configuration: configuration, logger: Logger(label: "test"))
+        let identity = IdentityService(mongo: platform.mongo, redis: platform.redis)
+        try await identity.prepare()
+        try await platform.redis.delete("login-failures:address:unknown")
+        let dispatch = PlatformRunner.makeDispatch(platform)
+        try await dispatch.prepare()
+        try await platform.admin.createTopic(dispatch.locationsTopic, partitions: 2)
+        return Harness(platform: platform, identity: identity, dispatch: dispatch,
+                       app: Application(router: PlatformRunner.makeRouter(platform: platform, identity: identity, dispatch: dispatch)),
+                       prefix: configuration.kafkaTopicPrefix)
+    }
+
+    static func close(_ h: Harness) async {
+        try? await h.platform.admin.deleteTopic(h.dispatch.locationsTopic)
+        await h.platform.close()
+    }
+
+    @Test("categories: admins create, rename and retire; anyone lists the active ones")
+    func catalog() async throws {
+        let h = try await Self.harness()
+        try await h.app.test(.router) { client in
+            let admin = try await IdentityAccountTests.admin(IdentityTests.Harness(platform: h.platform, service: h.identity, app: h.app), client)
+            let user = try await T.register(client, email: T.email())
+            let slug = TestServers.unique("plumbing")
+            try await client.execute(uri: "/v1/categories", method: .post, headers: T.bearer(admin), body: T.json(["slug": slug, "name": "Plumbing"])) { response throws in
+                #expect(response.status == .created)
+                #expect(try JSONDecoder().decode(CategoryView.self, from: Data(response.body.readableBytesView)).slug == slug)
+            }
+            try await client.execute(uri: "/v1/categories", method: .post, headers: T.bearer(admin), body: T.json(["slug": slug, "name": "Again"])) { response throws in
+                #expect(response.status == .conflict)
+                #expect(try T.problem(response).code == "category_exists")
+            }
+            try await client.execute(uri: "/v1/categories", method: .post, headers: T.bearer(admin), body: T.json(["slug": "Bad Slug", "name": "X"])) { #expect($0.status == .unprocessableContent) }
+            try await client.execute(uri: "/v1/categories", method: .post, headers: T.bearer(user.accessToken), body: T.json(["slug": "x", "name": "X"])) { #expect($0.status == .forbidden) }
+            try await client.execute(uri: "/v1/categories", method: .post, body: T.json(["slug": "x", "name": "X"])) { #expect($0.status == .unauthorized) }
+            try await client.execute(uri: "/v1/categories/\(slug)", method: .put, headers: T.bearer(admin), body: T.json(["name": "Plumbing & heating"])) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/v1/categories", method: .get) { response throws in
+                let list = try JSONDecoder().decode([CategoryView].self, from: Data(response.body.readableBytesView))
+                #expect(list.contains(CategoryView(slug: slug, name: "Plumbing & heating", description: nil, status: .active)))
+            }
+            try await client.execute(uri: "/v1/categories/\(slug)", method: .delete, headers: T.bearer(admin)) { #expect($0.status == .noContent) }
+            try await client.execute(uri: "/v1/categories", method: .get) { response throws in
+                let list = try JSONDecoder().decode([CategoryView].self, from: Data(response.body.readableBytesView))
+                #expect(!list.contains { $0.slug == slug })
+            }
+            try await client.execute(uri: "/v1/categories/\(slug)", method: .delete, headers: T.bearer(admin)) { #expect($0.status == .notFound) }
+        }
+        await Self.close(h)
+    }
+
+    @Test("a provider goes online and reports its position; the worker indexes it; offline removes it")
+    func presenceFlow() async throws {
+        let h = try await Self.harness()
+        let category = TestServers.unique("cat")
+        let index = ProviderPresenceIndex(redis: h.platform.redis)
+        let worker = ProviderLocationWorker(index: index, consumer: KafkaConsumerConfiguration(
+            client: TestServers.kafkaClient, groupID: TestServers.unique("g"), topics: [h.dispatch.locationsTopic], fetchWaitMaxMillis: 20))
+        let group = ServiceGroup(configuration: .init(services: [.init(service: worker)], logger: Logger(label: "test")))
+        let lisbon = Coordinates(lat: 38.7223, lng: -9.1393)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            try await h.app.test(.router) { client in
+                let provider = try await T.register(client, email: T.email(), role: "provider")
+                let customer = try await T.register(client, email: T.email(), role: "client")
+                try await client.execute(uri: "/v1/providers/me/availability", method: .put, headers: T.bearer(provider.accessToken),
+                                         body: T.json(["online": true])) { response throws in
+                    #expect(response.status == .conflict)
+                    #expect(try T.problem(response).code == "profile_required")
+                }
+                var profile = IdentityAccountTests.profile
+                profile["categories"] = [category]
+                try await client.execute(uri: "/v1/providers/me/profile", method: .put, headers: T.bearer(provider.accessToken), body: T.json(profile)) { #expect($0.status == .ok) }
+                try await client.execute(uri: "/v1/providers/me/availability", method: .put, headers: T.bearer(provider.accessToken),
+                                         body: T.json(["online": true])) { #expect($0.status == .ok) }
+                try await client.execute(uri: "/v1/providers/me/location", method: .post, headers: T.bearer(provider.accessToken),
+                                         body: T.json(["lat": lisbon.lat, "lng": lisbon.lng])) { #expect($0.status == .accepted) }
+                for bad in [["lat": 91.0, "lng": 0.0], ["lat": 0.0, "lng": 181.0]] {
+                    try await client.execute(uri: "/v1/providers/me/location", method: .post, headers: T.bearer(provider.accessToken), body: T.json(bad)) { response throws in
+                        #expect(response.status == .unprocessableContent)
+                    }
+                }
+                try await client.execute(uri: "/v1/providers/me/location", method: .post, headers: T.bearer(provider.accessToken),
+                                         body: T.json(["lat": "north"])) { #expect($0.status == .badRequest) }
+                try await client.execute(uri: "/v1/providers/me/location", method: .post, headers: T.bearer(customer.accessToken),
+                                         body: T.json(["lat": 1.0, "lng": 1.0])) { #expect($0.status == .forbidden) }
+
+                // The worker consumed the events: the provider is found near Lisbon, 1 km away.
+                let near = Coordinates(lat: 38.7313, lng: -9.1393)
+                #expect(try await eventually(timeout: .seconds(45)) {
+                    try await index.nearby(category: category, at: near, radiusKm: 5).map(\.providerId) == [provider.user.id]
+                }, "the provider should appear in the index")
+                let found = try await index.nearby(category: category, at: near, radiusKm: 5)
+                #expect(abs((found.first?.distanceKm ?? 0) - 1.0) < 0.05)
+                #expect(try await index.nearby(category: category, at: Coordinates(lat: 41.15, lng: -8.63), radiusKm: 5).isEmpty, "Porto is too far")
+
+                try await client.execute(uri: "/v1/providers/me/availability", method: .put, headers: T.bearer(provider.accessToken),
+                                         body: T.json(["online": false])) { #expect($0.status == .ok) }
+                #expect(try await eventually(timeout: .seconds(20)) {
+                    try await index.nearby(category: category, at: near, radiusKm: 5).isEmpty
+                }, "offline providers leave the index")
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        await Self.close(h)
+    }
+
+    @Test("the index ignores stale events and drops providers silent for over a minute")
+    func indexStalenessAndOrder() async throws {
+        let redis = TestServers.redis()
+        let index = ProviderPresenceIndex(redis: redis, silenceLimit: 60)
+        let category = TestServers.unique("cat")
+        let provider = TestServers.unique("p")
+        let now = Date()
+        try await index.apply(DispatchEvents.AvailabilityChanged(providerId: provider, online: true, categories: [category], at: now.addingTimeInterval(-120)))
+        try await index.apply(DispatchEvents.LocationUpdated(providerId: provider, lat: 38.72, lng: -9.14, at: now.addingTimeInterval(-90)))
+        let point = Coordinates(lat: 38.72, lng: -9.14)
+        #expect(try await index.nearby(category: category, at: point, radiusKm: 1, now: now).isEmpty, "silent for 90 s: not offered")
+        #expect(try await index.nearby(category: category, at: point, radiusKm: 1, now: now.addingTimeInterval(-60)).count == 1)
+
+        try await index.apply(DispatchEvents.LocationUpdated(providerId: provider, lat: 38.72, lng: -9.14, at: now))
+        // A late, older event (a redelivery) changes nothing.
+        try await index.apply(DispatchEvents.AvailabilityChanged(providerId: provider, online: false, categories: [category], at: now.addingTimeInterval(-100)))
+        #expect(try await index.nearby(category: category, at: point, radiusKm: 1, now: now).count == 1)
+
+        #expect(try await index.sweep(now: now.addingTimeInterval(61)) >= 1)
+        #expect(try await index.nearby(category: category, at: point, radiusKm: 1, now: now).isEmpty, "swept from the GEO set")
+        await redis.shutdown()
+    }
+}

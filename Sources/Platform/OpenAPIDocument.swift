@@ -98,6 +98,16 @@ public enum OpenAPIDocument {
                 "delete": operation("Retire a category (admin)", tag: "catalog", secured: true, parameters: [slugParameter],
                                     responses: merge(noContent, problems(["401", "403", "404"]))),
             ],
+            "/v1/providers": ["get": operation("Search providers of a category, near a point, by rating and price", tag: "providers", parameters: [
+                ["name": "category", "in": "query", "required": true, "schema": string, "description": "Category slug"],
+                query("near", ["type": "string", "pattern": "^-?[0-9.]+,-?[0-9.]+$"], "lat,lng: only online providers seen in the last minute"),
+                query("radiusKm", ["type": "number", "minimum": 0.1, "maximum": 200], "With near; default 10"),
+                query("minRating", ["type": "number", "minimum": 0, "maximum": 5], "Minimum rating"),
+                query("maxPrice", ["type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?$"], "Maximum hourly rate"),
+                query("sort", ["type": "string", "enum": ["distance", "rating", "price"]], "distance (default with near), rating (default), price"),
+                query("page", ["type": "integer", "minimum": 1], "Page, from 1"),
+                query("limit", ["type": "integer", "minimum": 1, "maximum": 100], "Page size"),
+            ], responses: merge(ok("ProviderSearchPage"), problems(["400"])))],
             "/v1/providers/me/availability": ["put": operation("Go online or offline for matching (providers)", tag: "providers", secured: true,
                                                                requestBody: "AvailabilityRequest",
                                                                responses: merge(ok("AvailabilityChanged"), problems(["400", "401", "403", "409"])))],
@@ -159,6 +169,11 @@ public enum OpenAPIDocument {
                                            "at": ["type": "string", "format": "date-time"]], required: ["providerId", "online", "categories", "at"]),
             "Coordinates": object(["lat": ["type": "number", "minimum": -85.05112878, "maximum": 85.05112878],
                                   "lng": ["type": "number", "minimum": -180, "maximum": 180]], required: ["lat", "lng"]),
+            "ProviderSearchPage": object(["items": ["type": "array", "items": object(
+                ["providerId": string, "categories": ["type": "array", "items": string], "hourlyRate": money, "currency": string,
+                 "rating": ["type": "number"], "distanceKm": ["type": "number"]], required: ["providerId", "categories", "hourlyRate", "currency"])],
+                                          "total": ["type": "integer"], "page": ["type": "integer"], "limit": ["type": "integer"]],
+                                         required: ["items", "total", "page", "limit"]),
             "UserPage": object(["items": ["type": "array", "items": ref("User")], "total": ["type": "integer"], "page": ["type": "integer"],
                                 "limit": ["type": "integer"]], required: ["items", "total", "page", "limit"]),
         ]

@@ -62,7 +62,10 @@ public enum PlatformRunner {
         if let identity {
             router.add(middleware: AuthMiddleware(verifier: IdentityTokenVerifier(service: identity)))
             IdentityRoutes.register(on: router, service: identity)
-            if let dispatch { DispatchRoutes.register(on: router, service: dispatch) }
+            if let dispatch {
+                let search = ProviderSearch(mongo: platform.mongo, index: ProviderPresenceIndex(redis: platform.redis))
+                DispatchRoutes.register(on: router, service: dispatch, search: search)
+            }
         }
         return router
     }

@@ -6,6 +6,7 @@ import MarketplaceDispatch
 import MarketplaceHTTP
 import MarketplaceIdentity
 import MarketplaceKafka
+import MarketplaceMongo
 import MarketplacePlatform
 import ServiceLifecycle
 import Testing
@@ -158,5 +159,63 @@ struct DispatchTests {
         #expect(try await index.sweep(now: now.addingTimeInterval(61)) >= 1)
         #expect(try await index.nearby(category: category, at: point, radiusKm: 1, now: now).isEmpty, "swept from the GEO set")
         await redis.shutdown()
+    }
+}
+
+@Suite("Dispatch: provider search", .timeLimit(.minutes(2)))
+struct ProviderSearchTests {
+    typealias T = IdentityTests
+
+    @Test("search filters by category, distance, rating and price, sorts, paginates with totals, and names bad parameters")
+    func search() async throws {
+        let h = try await DispatchTests.harness()
+        let category = TestServers.unique("cat")
+        let index = ProviderPresenceIndex(redis: h.platform.redis)
+        let centre = Coordinates(lat: 38.7223, lng: -9.1393)
+        try await h.app.test(.router) { client in
+            // Three providers: 1 km / 30.00 / 4.8, 3 km / 50.00 / 3.5, 20 km / 70.00 / no rating.
+            var ids: [String] = []
+            for (rate, offsetLat) in [("30.00", 0.009), ("50.00", 0.027), ("70.00", 0.18)] {
+                let provider = try await T.register(client, email: T.email(), role: "provider")
+                var profile = IdentityAccountTests.profile
+                profile["categories"] = [category]
+                profile["pricing"] = ["currency": "EUR", "hourlyRate": rate]
+                try await client.execute(uri: "/v1/providers/me/profile", method: .put, headers: T.bearer(provider.accessToken), body: T.json(profile)) { #expect($0.status == .ok) }
+                try await index.apply(DispatchEvents.AvailabilityChanged(providerId: provider.user.id, online: true, categories: [category], at: Date()))
+                try await index.apply(DispatchEvents.LocationUpdated(providerId: provider.user.id, lat: centre.lat + offsetLat, lng: centre.lng, at: Date()))
+                ids.append(provider.user.id)
+            }
+            let profiles = h.platform.mongo.collection("provider_profiles", as: BSONDocument.self)
+            try await profiles.updateOne(["_id": .string(ids[0])], ["$set": ["rating": 4.8]])
+            try await profiles.updateOne(["_id": .string(ids[1])], ["$set": ["rating": 3.5]])
+
+            func search(_ query: String) async throws -> ProviderSearch.Page {
+                try await client.execute(uri: "/v1/providers?category=\(category)&\(query)", method: .get) { response throws in
+                    #expect(response.status == .ok, "\(query): \(String(buffer: response.body))")
+                    return try JSONDecoder().decode(ProviderSearch.Page.self, from: Data(response.body.readableBytesView))
+                }
+            }
+            let near = try await search("near=\(centre.lat),\(centre.lng)&radiusKm=5")
+            #expect(near.items.map(\.providerId) == [ids[0], ids[1]])
+            #expect(near.total == 2)
+            #expect(abs((near.items.first?.distanceKm ?? 0) - 1.0) < 0.05)
+            #expect(try await search("near=\(centre.lat),\(centre.lng)&radiusKm=5&maxPrice=40").items.map(\.providerId) == [ids[0]])
+            #expect(try await search("sort=price").items.map(\.providerId) == ids)
+            let second = try await search("sort=price&limit=2&page=2")
+            #expect(second.items.map(\.providerId) == [ids[2]] && second.total == 3)
+            #expect(try await search("minRating=4").items.map(\.providerId) == [ids[0]])
+            #expect(try await search("sort=rating").items.map(\.providerId) == [ids[0], ids[1], ids[2]])
+            #expect(try await search("sort=price").items.first?.hourlyRate == "30.00")
+
+            for (query, parameter) in [("", "category"), ("category=\(category)&near=abc", "near"), ("category=\(category)&near=95,0", "near"),
+                                       ("category=\(category)&sort=distance", "sort"), ("category=\(category)&maxPrice=-1", "maxPrice"),
+                                       ("category=\(category)&limit=0", "limit"), ("category=\(category)&radiusKm=5", "radiusKm")] {
+                try await client.execute(uri: "/v1/providers?\(query)", method: .get) { response throws in
+                    #expect(response.status == .badRequest, "\(query)")
+                    #expect(try T.problem(response).detail?.hasPrefix(parameter) == true, "\(query)")
+                }
+            }
+        }
+        await DispatchTests.close(h)
     }
 }

@@ -2,11 +2,16 @@ import Foundation
 import Hummingbird
 import MarketplaceHTTP
 
-/// `/v1/categories`, `/v1/providers/me/availability`, `/v1/providers/me/location`.
+/// `/v1/categories`, `/v1/providers` (search), `/v1/providers/me/availability`, `/v1/providers/me/location`.
 public enum DispatchRoutes {
     struct AvailabilityRequest: Decodable { var online: Bool }
 
-    public static func register(on router: Router<AppRequestContext>, service: DispatchService) {
+    public static func register(on router: Router<AppRequestContext>, service: DispatchService, search: ProviderSearch) {
+        router.get("/v1/providers") { request, _ in
+            var parameters: [String: String] = [:]
+            for (name, value) in request.uri.queryParameters { parameters[String(name)] = String(value) }
+            return try jsonResponse(try await search.search(try ProviderSearch.query(from: parameters)))
+        }
         let categories = router.group("/v1/categories")
         categories.get { _, _ in try jsonResponse(try await service.listCategories()) }
         categories.post { request, context in

@@ -40,6 +40,10 @@ public struct Problem: Error, Codable, Sendable, Equatable {
     public static func notFound(_ what: String) -> Problem {
         Problem(status: .notFound, code: "not_found", title: "Not found", detail: what)
     }
+    /// A query parameter that cannot be used; the detail starts with its name.
+    public static func invalidParameter(_ name: String, _ expected: String) -> Problem {
+        Problem(status: .badRequest, code: "invalid_parameter", title: "A query parameter is invalid", detail: "\(name): \(expected)")
+    }
     public static func conflict(_ code: String, _ detail: String) -> Problem {
         Problem(status: .conflict, code: code, title: "Conflict", detail: detail)
     }

@@ -84,9 +84,7 @@ public struct ProviderSearch: Sendable {
 
     /// Parses the query string; a bad parameter is a 400 that names it.
     public static func query(from parameters: [String: String]) throws -> Query {
-        func bad(_ name: String, _ expected: String) -> Problem {
-            Problem(status: .badRequest, code: "invalid_parameter", title: "A query parameter is invalid", detail: "\(name): \(expected)")
-        }
+        let bad = Problem.invalidParameter
         guard let category = parameters["category"], ServiceCategory.validSlug(category) else { throw bad("category", "a category slug is required") }
         var near: Coordinates?
         if let text = parameters["near"] {

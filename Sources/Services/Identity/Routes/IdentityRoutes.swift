@@ -90,9 +90,7 @@ public enum IdentityRoutes {
 
     /// Parses the admin list's query; a bad parameter is a 400 that names it.
     static func userQuery(_ parameters: Parameters) throws -> IdentityService.UserQuery {
-        func bad(_ name: String, _ expected: String) -> Problem {
-            Problem(status: .badRequest, code: "invalid_parameter", title: "A query parameter is invalid", detail: "\(name): \(expected)")
-        }
+        let bad = Problem.invalidParameter
         var query = IdentityService.UserQuery()
         if let role = parameters.get("role") {
             guard let value = Role(rawValue: role) else { throw bad("role", "admin, provider or client") }

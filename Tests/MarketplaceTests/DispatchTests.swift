@@ -6,6 +6,7 @@ import MarketplaceDispatch
 import MarketplaceHTTP
 import MarketplaceIdentity
 import MarketplaceKafka
+import MarketplaceMessaging
 import MarketplaceMongo
 import MarketplacePlatform
 import ServiceLifecycle
@@ -216,6 +217,84 @@ struct ProviderSearchTests {
                 }
             }
         }
+        await DispatchTests.close(h)
+    }
+}
+
+@Suite("Dispatch: service requests", .timeLimit(.minutes(2)))
+struct ServiceRequestTests {
+    typealias T = IdentityTests
+
+    @Test("clients create, read, list and cancel requests; events go through the outbox; refusals are precise")
+    func requests() async throws {
+        let h = try await DispatchTests.harness()
+        try await h.app.test(.router) { client in
+            let admin = try await IdentityAccountTests.admin(IdentityTests.Harness(platform: h.platform, service: h.identity, app: h.app), client)
+            let category = TestServers.unique("cat")
+            try await client.execute(uri: "/v1/categories", method: .post, headers: T.bearer(admin), body: T.json(["slug": category, "name": "Cat"])) { #expect($0.status == .created) }
+            let customer = try await T.register(client, email: T.email())
+            let other = try await T.register(client, email: T.email())
+            let provider = try await T.register(client, email: T.email(), role: "provider")
+            let valid: [String: Any] = ["categoryId": category, "location": ["lat": 38.72, "lng": -9.14], "address": "Rua Augusta 1, Lisboa",
+                                        "description": "The kitchen tap leaks", "budget": ["amount": "80.00", "currency": "EUR"],
+                                        "scheduledFor": ISO8601DateFormatter().string(from: Date().addingTimeInterval(3600))]
+
+            let created: ServiceRequestView = try await client.execute(uri: "/v1/requests", method: .post, headers: T.bearer(customer.accessToken),
+                                                                       body: T.json(valid)) { response throws in
+                #expect(response.status == .created, "\(String(buffer: response.body))")
+                return try JSONDecoder.iso.decode(ServiceRequestView.self, from: response.body)
+            }
+            #expect(created.status == .searching && created.clientId == customer.user.id)
+            #expect(created.budget?.amount.description == "80.00")
+
+            var refusals: [([String: Any], HTTPResponse.Status, String, String)] = []
+            var bad = valid; bad["location"] = ["lat": 100.0, "lng": 0.0]; refusals.append((bad, .unprocessableContent, "validation_failed", "customer"))
+            bad = valid; bad["categoryId"] = "no-such-category"; refusals.append((bad, .unprocessableContent, "unknown_category", "customer"))
+            bad = valid; bad["description"] = ""; refusals.append((bad, .unprocessableContent, "validation_failed", "customer"))
+            bad = valid; bad["scheduledFor"] = "tomorrow"; refusals.append((bad, .badRequest, "invalid_field", "customer"))
+            bad = valid; bad.removeValue(forKey: "location"); refusals.append((bad, .badRequest, "missing_field", "customer"))
+            refusals.append((valid, .forbidden, "forbidden", "provider"))
+            for (body, status, code, who) in refusals {
+                let token = who == "provider" ? provider.accessToken : customer.accessToken
+                try await client.execute(uri: "/v1/requests", method: .post, headers: T.bearer(token), body: T.json(body)) { response throws in
+                    #expect(response.status == status, "\(code)")
+                    let actual = try T.problem(response).code
+                    #expect(actual == code, "expected \(code), got \(actual)")
+                }
+            }
+
+            try await client.execute(uri: "/v1/requests/\(created.id)", method: .get, headers: T.bearer(customer.accessToken)) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/v1/requests/\(created.id)", method: .get, headers: T.bearer(admin)) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/v1/requests/\(created.id)", method: .get, headers: T.bearer(other.accessToken)) { #expect($0.status == .notFound) }
+            try await client.execute(uri: "/v1/requests/\(created.id)", method: .get) { #expect($0.status == .unauthorized) }
+
+            _ = try await client.execute(uri: "/v1/requests", method: .post, headers: T.bearer(customer.accessToken), body: T.json(valid)) { $0.status }
+            try await client.execute(uri: "/v1/requests?limit=1", method: .get, headers: T.bearer(customer.accessToken)) { response throws in
+                let page = try JSONDecoder.iso.decode(DispatchService.RequestPage.self, from: response.body)
+                #expect(page.total == 2 && page.items.count == 1)
+            }
+            try await client.execute(uri: "/v1/requests?status=bogus", method: .get, headers: T.bearer(customer.accessToken)) { #expect($0.status == .badRequest) }
+            try await client.execute(uri: "/v1/requests", method: .get, headers: T.bearer(other.accessToken)) { response throws in
+                #expect(try JSONDecoder.iso.decode(DispatchService.RequestPage.self, from: response.body).total == 0)
+            }
+
+            try await client.execute(uri: "/v1/requests/\(created.id)/cancel", method: .post, headers: T.bearer(other.accessToken),
+                                     body: T.json([:])) { #expect($0.status == .notFound) }
+            try await client.execute(uri: "/v1/requests/\(created.id)/cancel", method: .post, headers: T.bearer(customer.accessToken),
+                                     body: T.json(["reason": "fixed it myself"])) { response throws in
+                #expect(response.status == .ok)
+                let view = try JSONDecoder.iso.decode(ServiceRequestView.self, from: response.body)
+                #expect(view.status == .cancelled && view.cancellationReason == "fixed it myself")
+            }
+            try await client.execute(uri: "/v1/requests/\(created.id)/cancel", method: .post, headers: T.bearer(customer.accessToken),
+                                     body: T.json([:])) { response throws in
+                #expect(response.status == .conflict)
+                #expect(try T.problem(response).code == "invalid_transition")
+            }
+        }
+        let events = try await h.platform.mongo.collection(Outbox.collection, as: OutboxEntry.self).find([:], options: FindOptions(sort: ["_id": 1]))
+        let requestEvents = events.filter { $0.topic == h.dispatch.requestsTopic }.map(\.type)
+        #expect(requestEvents == ["marketplace.request.created.v1", "marketplace.request.created.v1", "marketplace.request.cancelled.v1"])
         await DispatchTests.close(h)
     }
 }

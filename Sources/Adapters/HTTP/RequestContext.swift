@@ -56,6 +56,17 @@ extension Request {
     /// Decodes a JSON body; malformed JSON, wrong types, missing fields and oversize bodies become
     /// 4xx problems that name what was wrong.
     public func decodeJSON<T: Decodable>(_ type: T.Type, context: AppRequestContext) async throws -> T {
+        try await decodeJSON(type, context: context, decoder: JSONDecoder())
+    }
+
+    /// The same, reading dates as ISO 8601 strings ("2026-11-23T09:00:00Z").
+    public func decodeJSONDatesISO8601<T: Decodable>(_ type: T.Type, context: AppRequestContext) async throws -> T {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return try await decodeJSON(type, context: context, decoder: decoder)
+    }
+
+    func decodeJSON<T: Decodable>(_ type: T.Type, context: AppRequestContext, decoder: JSONDecoder) async throws -> T {
         let buffer: ByteBuffer
         do {
             buffer = try await body.collect(upTo: context.maxUploadSize)
@@ -64,13 +75,16 @@ extension Request {
                           detail: "at most \(context.maxUploadSize) bytes")
         }
         do {
-            return try JSONDecoder().decode(T.self, from: buffer)
+            return try decoder.decode(T.self, from: buffer)
         } catch DecodingError.keyNotFound(let key, let context) {
             throw Problem.badRequest("missing_field", "missing field '\((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))'")
         } catch DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context) {
             throw Problem.badRequest("invalid_field", "field '\(context.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type")
-        } catch DecodingError.dataCorrupted(let context) where !context.codingPath.isEmpty {
-            throw Problem.badRequest("invalid_field", "field '\(context.codingPath.map(\.stringValue).joined(separator: "."))': \(context.debugDescription)")
+        } catch DecodingError.dataCorrupted(let context)
+                    where !context.codingPath.isEmpty || (try? JSONSerialization.jsonObject(with: Data(buffer.readableBytesView), options: .fragmentsAllowed)) != nil {
+            // Well-formed JSON with a value that does not parse (a date, a decimal).
+            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw Problem.badRequest("invalid_field", field.isEmpty ? context.debugDescription : "field '\(field)': \(context.debugDescription)")
         } catch {
             throw Problem.badRequest("malformed_json", "the body is not valid JSON")
         }

@@ -115,5 +115,7 @@ public final class DispatchService: Sendable {
     public func prepare() async throws {
         // The slug is the _id: uniqueness comes with it.
         try await categories.createIndexes([MongoIndex(name: "status_name", keys: ["status": 1, "name": 1])])
+        try await requests.createIndexes(Self.requestIndexes)
+        try await Outbox.prepare(mongo)
     }
 }

@@ -8,6 +8,27 @@ public enum DispatchEvents {
     public static let locationUpdated: EventType = "marketplace.provider.location-updated.v1"
     public static let availabilityChanged: EventType = "marketplace.provider.availability-changed.v1"
 
+    public static let requestsTopic = "marketplace.service-requests.v1"
+    public static let requestCreated: EventType = "marketplace.request.created.v1"
+    public static let requestCancelled: EventType = "marketplace.request.cancelled.v1"
+
+    public struct RequestCreated: Codable, Sendable, Equatable {
+        public var requestId: String
+        public var clientId: String
+        public var categoryId: String
+        public var lat: Double
+        public var lng: Double
+        public var scheduledFor: Date?
+        public var budget: String?
+        public var currency: String?
+    }
+
+    public struct RequestCancelled: Codable, Sendable, Equatable {
+        public var requestId: String
+        public var clientId: String
+        public var reason: String?
+    }
+
     public struct LocationUpdated: Codable, Sendable, Equatable {
         public var providerId: String
         public var lat: Double

@@ -5,6 +5,7 @@ import MarketplaceHTTP
 /// `/v1/categories`, `/v1/providers` (search), `/v1/providers/me/availability`, `/v1/providers/me/location`.
 public enum DispatchRoutes {
     struct AvailabilityRequest: Decodable { var online: Bool }
+    struct CancelRequest: Decodable { var reason: String? }
 
     public static func register(on router: Router<AppRequestContext>, service: DispatchService, search: ProviderSearch) {
         router.get("/v1/providers") { request, _ in
@@ -29,6 +30,40 @@ public enum DispatchRoutes {
             try await service.retireCategory(caller, slug: try context.parameters.require("slug"))
             return Response(status: .noContent)
         }
+        let requests = router.group("/v1/requests")
+        requests.post { request, context in
+            let caller = try context.requireCaller()
+            let input = try await request.decodeJSONDatesISO8601(ServiceRequestInput.self, context: context)
+            return try jsonResponse(try await service.createRequest(caller, input, traceparent: request.traceparent), status: .created)
+        }
+        requests.get { request, context in
+            let caller = try context.requireCaller()
+            let parameters = request.uri.queryParameters
+            var status: ServiceRequest.Status?
+            if let text = parameters.get("status") {
+                guard let value = ServiceRequest.Status(rawValue: text) else { throw Problem.invalidParameter("status", "searching, assigned, cancelled or unfulfilled") }
+                status = value
+            }
+            let page = try parameters.get("page").map { text -> Int in
+                guard let value = Int(text), value >= 1 else { throw Problem.invalidParameter("page", "an integer from 1") }
+                return value
+            } ?? 1
+            let limit = try parameters.get("limit").map { text -> Int in
+                guard let value = Int(text), (1...100).contains(value) else { throw Problem.invalidParameter("limit", "an integer from 1 to 100") }
+                return value
+            } ?? 20
+            return try jsonResponse(try await service.myRequests(caller, status: status, page: page, limit: limit))
+        }
+        requests.get("/{id}") { _, context in
+            try jsonResponse(try await service.request(try context.requireCaller(), id: try context.parameters.require("id")))
+        }
+        requests.post("/{id}/cancel") { request, context in
+            let caller = try context.requireCaller()
+            let body = try await request.decodeJSON(CancelRequest.self, context: context)
+            return try jsonResponse(try await service.cancelRequest(caller, id: try context.parameters.require("id"), reason: body.reason,
+                                                                    traceparent: request.traceparent))
+        }
+
         router.put("/v1/providers/me/availability") { request, context in
             let caller = try context.requireCaller()
             let body = try await request.decodeJSON(AvailabilityRequest.self, context: context)

@@ -1,0 +1,95 @@
+import Foundation
+import MarketplaceDomain
+import MarketplaceHTTP
+import MarketplaceMessaging
+import MarketplaceMongo
+
+/// Clients' service requests: create, read, list, cancel. Every change and its event are written
+/// in one transaction (outbox); the dispatch worker reacts to the events.
+extension DispatchService {
+    static let requestsCollection = "service_requests"
+    var requests: MongoCollection<ServiceRequest> { mongo.collection(Self.requestsCollection, as: ServiceRequest.self) }
+    public var requestsTopic: String { topicPrefix + DispatchEvents.requestsTopic }
+
+    static let requestIndexes = [
+        MongoIndex(name: "client_created", keys: ["clientId": 1, "createdAt": -1]),
+        MongoIndex(name: "status_created", keys: ["status": 1, "createdAt": 1]),
+    ]
+
+    public func createRequest(_ caller: Caller, _ input: ServiceRequestInput, traceparent: String?) async throws -> ServiceRequestView {
+        guard caller.role == .client else {
+            throw Problem(status: .forbidden, code: "forbidden", title: "Only clients request services")
+        }
+        if let problem = input.problem() { throw Problem.validation(problem) }
+        guard try await categories.count(["_id": .string(input.categoryId), "status": "active"]) == 1 else {
+            throw Problem(status: .unprocessableContent, code: "unknown_category", title: "No such category", detail: "categoryId '\(input.categoryId)'")
+        }
+        let now = Date()
+        let request = ServiceRequest(_id: UUID().uuidString.lowercased(), clientId: caller.userID, categoryId: input.categoryId,
+                                     location: input.location, address: input.address, description: input.description,
+                                     scheduledFor: input.scheduledFor, budget: input.budget, status: .searching,
+                                     cancellationReason: nil, createdAt: now, updatedAt: now)
+        let event = try EventEnvelope(
+            source: DispatchEvents.source, type: DispatchEvents.requestCreated, aggregateID: request._id,
+            payload: DispatchEvents.RequestCreated(requestId: request._id, clientId: caller.userID, categoryId: input.categoryId,
+                                                   lat: input.location.lat, lng: input.location.lng, scheduledFor: input.scheduledFor,
+                                                   budget: input.budget?.amount.description, currency: input.budget?.currency),
+            traceparent: traceparent)
+        let topic = requestsTopic
+        try await mongo.withTransaction { session in
+            try session.collection(Self.requestsCollection, as: ServiceRequest.self).insert(request)
+            try Outbox.append(event, to: topic, in: session)
+        }
+        return request.view
+    }
+
+    /// The request, for its client or an admin; 404 for anyone else (its existence is not revealed).
+    public func request(_ caller: Caller, id: String) async throws -> ServiceRequestView {
+        guard let request = try await requests.findOne(["_id": .string(id)]),
+              caller.role == .admin || request.clientId == caller.userID else {
+            throw Problem.notFound("request '\(id)'")
+        }
+        return request.view
+    }
+
+    public struct RequestPage: Codable, Sendable {
+        public var items: [ServiceRequestView]
+        public var total: Int
+        public var page: Int
+        public var limit: Int
+    }
+
+    /// The caller's own requests, newest first.
+    public func myRequests(_ caller: Caller, status: ServiceRequest.Status?, page: Int, limit: Int) async throws -> RequestPage {
+        var filter: BSONDocument = ["clientId": .string(caller.userID)]
+        if let status { filter["status"] = .string(status.rawValue) }
+        async let total = requests.count(filter)
+        async let items = requests.find(filter, options: FindOptions(sort: ["createdAt": -1, "_id": 1], skip: (page - 1) * limit, limit: limit))
+        return RequestPage(items: try await items.map(\.view), total: try await total, page: page, limit: limit)
+    }
+
+    public func cancelRequest(_ caller: Caller, id: String, reason: String?, traceparent: String?) async throws -> ServiceRequestView {
+        guard let current = try await requests.findOne(["_id": .string(id)]), current.clientId == caller.userID else {
+            throw Problem.notFound("request '\(id)'")
+        }
+        if let reason, reason.count > 500 { throw Problem.validation("reason: at most 500 characters") }
+        let event = try EventEnvelope(source: DispatchEvents.source, type: DispatchEvents.requestCancelled, aggregateID: id,
+                                      payload: DispatchEvents.RequestCancelled(requestId: id, clientId: caller.userID, reason: reason),
+                                      traceparent: traceparent)
+        let topic = requestsTopic
+        var set: BSONDocument = ["status": "cancelled", "updatedAt": .date(Date())]
+        if let reason { set["cancellationReason"] = .string(reason) }
+        let cancelled: ServiceRequest? = try await mongo.withTransaction { [set] session in
+            // Compare-and-set: only a request still searching is cancelled here (an assigned one
+            // is cancelled through its job, with the fee policy).
+            let updated = try session.collection(Self.requestsCollection, as: ServiceRequest.self)
+                .findOneAndUpdate(["_id": .string(id), "status": "searching"], ["$set": .document(set)])
+            if updated != nil { try Outbox.append(event, to: topic, in: session) }
+            return updated
+        }
+        guard let cancelled else {
+            throw Problem.conflict("invalid_transition", "the request is \(current.status.rawValue) and cannot be cancelled here")
+        }
+        return cancelled.view
+    }
+}

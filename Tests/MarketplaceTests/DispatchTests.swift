@@ -38,7 +38,7 @@ struct DispatchTests {
         try await platform.redis.delete("login-failures:address:unknown")
         let dispatch = PlatformRunner.makeDispatch(platform)
         try await dispatch.prepare()
-        try await platform.admin.createTopic(dispatch.locationsTopic, partitions: 2)
+        try await platform.admin.ensureTopic(dispatch.locationsTopic, partitions: 2)
         return Harness(platform: platform, identity: identity, dispatch: dispatch,
                        app: Application(router: PlatformRunner.makeRouter(platform: platform, identity: identity, dispatch: dispatch)),
                        prefix: configuration.kafkaTopicPrefix)

@@ -25,7 +25,7 @@ enum TestServers {
     static func withTopic<T>(partitions: Int = 1, _ body: (String) async throws -> T) async throws -> T {
         let admin = try KafkaAdmin(configuration: kafkaClient)
         let name = unique("test")
-        try await admin.createTopic(name, partitions: partitions)
+        try await admin.ensureTopic(name, partitions: partitions)
         do {
             let result = try await body(name)
             try? await admin.deleteTopic(name)

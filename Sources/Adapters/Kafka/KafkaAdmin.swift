@@ -66,6 +66,23 @@ public final class KafkaAdmin: Sendable {
         }
     }
 
+    /// Creates the topic unless it exists. A request that timed out (a busy broker's controller) is
+    /// sent again, up to `attempts` times; "already exists" on a retry means the first one worked.
+    public func ensureTopic(_ name: String, partitions: Int, replicationFactor: Int = 1, configs: [String: String] = [:], attempts: Int = 3) async throws {
+        var attempt = 1
+        while true {
+            do {
+                try await createTopic(name, partitions: partitions, replicationFactor: replicationFactor, configs: configs)
+                return
+            } catch let error as KafkaError where error.isTopicAlreadyExists {
+                return
+            } catch let error as KafkaError where error.isTimeout && attempt < attempts {
+                attempt += 1
+                try await Task.sleep(for: .milliseconds(500))
+            }
+        }
+    }
+
     /// Grows a topic to `totalPartitions` (Kafka cannot shrink a topic).
     public func createPartitions(_ name: String, totalPartitions: Int) async throws {
         let handle = self.handle, timeout = self.timeoutMillis
@@ -138,6 +155,16 @@ public final class KafkaAdmin: Sendable {
 }
 
 extension KafkaError {
+    /// A local or request timeout.
+    public var isTimeout: Bool {
+        switch self {
+        case .timedOut: return true
+        case .client(let code, _), .topic(_, let code, _):
+            return code == RD_KAFKA_RESP_ERR__TIMED_OUT.rawValue || code == RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT.rawValue
+        default: return false
+        }
+    }
+
     /// TOPIC_ALREADY_EXISTS.
     public var isTopicAlreadyExists: Bool {
         if case .topic(_, let code, _) = self { return code == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS.rawValue }

@@ -101,8 +101,9 @@ public final class IdentityService: Sendable {
         }
         let user = try await users.find(email: email)
         // Hash even when there is no such user, so that timing does not tell which part was wrong.
-        let hash = user?.passwordHash ?? Self.dummyHash
-        let matches = try await hashing.runIfActive { Bcrypt.verify(password, hash: hash) }
+        // (The dummy hash is computed lazily: on the hashing pool too, never on the caller's thread.)
+        let stored = user?.passwordHash
+        let matches = try await hashing.runIfActive { Bcrypt.verify(password, hash: stored ?? Self.dummyHash) }
         guard let user, matches, user.status != .deleted else {
             try await throttle.recordFailure(email: email, address: clientAddress)
             throw Problem(status: .unauthorized, code: "invalid_credentials", title: "Wrong email or password")

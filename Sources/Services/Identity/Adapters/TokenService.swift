@@ -41,8 +41,9 @@ public actor TokenService {
     let keyLifetime: TimeInterval
     private var keys = JWTKeyCollection()
     private var current: SigningKeyDocument?
-    private var known: [SigningKeyDocument] = []
     private var lastReload = Date.distantPast
+    /// Built at each reload: parsing PEM keys per JWKS request would be waste.
+    private var published = JWKSDocument(keys: [])
 
     public init(mongo: MongoClient, accessTokenLifetime: TimeInterval = 15 * 60, keyLifetime: TimeInterval = 30 * 86_400) {
         keysCollection = mongo.collection("signing_keys", as: SigningKeyDocument.self)
@@ -84,7 +85,10 @@ public actor TokenService {
             await collection.add(ecdsa: key, kid: JWKIdentifier(string: document._id))
         }
         keys = collection
-        known = documents
+        published = JWKSDocument(keys: documents.compactMap { document in
+            guard let key = try? ES256PrivateKey(pem: document.privateKeyPEM), let parameters = key.publicKey.parameters else { return nil }
+            return JWKSDocument.Key(kty: "EC", crv: "P-256", alg: "ES256", use: "sig", kid: document._id, x: parameters.x, y: parameters.y)
+        })
         current = documents.first { $0.retireAt > now }
         lastReload = now
     }
@@ -133,12 +137,7 @@ public actor TokenService {
     }
 
     /// The public keys, as a JWKS document.
-    public func jwks() -> JWKSDocument {
-        JWKSDocument(keys: known.compactMap { document in
-            guard let key = try? ES256PrivateKey(pem: document.privateKeyPEM), let parameters = key.publicKey.parameters else { return nil }
-            return JWKSDocument.Key(kty: "EC", crv: "P-256", alg: "ES256", use: "sig", kid: document._id, x: parameters.x, y: parameters.y)
-        })
-    }
+    public func jwks() -> JWKSDocument { published }
 }
 
 public struct JWKSDocument: Codable, Sendable {

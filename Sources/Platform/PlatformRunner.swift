@@ -15,6 +15,8 @@ public enum WorkerName: String, CaseIterable, Sendable {
     case outboxRelay = "outbox-relay"
     /// Dispatch: keeps the Redis index of online providers from their location events.
     case providerLocations = "provider-locations"
+    /// Dispatch: offers new service requests to nearby providers.
+    case dispatch = "dispatch"
 }
 
 /// Builds and runs a process: the platform's connections, the HTTP server (health, metrics and,
@@ -45,6 +47,13 @@ public enum PlatformRunner {
                                                          topics: [platform.configuration.kafkaTopicPrefix + DispatchEvents.locationsTopic]),
                     deadLetter: .init(producer: platform.producer, topic: platform.configuration.kafkaTopicPrefix + "marketplace.dead-letter.v1"),
                     logger: platform.logger.with(label: "dispatch.provider-locations"))
+            case .dispatch:
+                DispatchWorker(
+                    service: makeDispatch(platform), index: ProviderPresenceIndex(redis: platform.redis),
+                    consumer: KafkaConsumerConfiguration(client: platform.configuration.kafkaClient, groupID: "dispatch-worker",
+                                                         topics: [platform.configuration.kafkaTopicPrefix + DispatchEvents.requestsTopic]),
+                    deadLetter: .init(producer: platform.producer, topic: platform.configuration.kafkaTopicPrefix + "marketplace.dead-letter.v1"),
+                    logger: platform.logger.with(label: "dispatch.worker"))
             }
         }
     }

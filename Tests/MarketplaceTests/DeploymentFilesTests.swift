@@ -27,7 +27,7 @@ struct DeploymentFilesTests {
                 }
             }
         }
-        #expect(workerArgs == ["outbox-relay", "provider-locations"])
+        #expect(workerArgs == ["outbox-relay", "provider-locations", "dispatch"])
     }
 
     @Test("the Prometheus rules and the Grafana dashboard parse and use metrics the platform exports")

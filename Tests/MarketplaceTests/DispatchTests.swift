@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import MarketplaceDispatch
+import MarketplaceDomain
 import MarketplaceHTTP
 import MarketplaceIdentity
 import MarketplaceKafka
@@ -295,6 +296,100 @@ struct ServiceRequestTests {
         let events = try await h.platform.mongo.collection(Outbox.collection, as: OutboxEntry.self).find([:], options: FindOptions(sort: ["_id": 1]))
         let requestEvents = events.filter { $0.topic == h.dispatch.requestsTopic }.map(\.type)
         #expect(requestEvents == ["marketplace.request.created.v1", "marketplace.request.created.v1", "marketplace.request.cancelled.v1"])
+        await DispatchTests.close(h)
+    }
+}
+
+@Suite("Dispatch: offers", .timeLimit(.minutes(3)))
+struct OfferTests {
+    typealias T = IdentityTests
+
+    @Test("a request reaches nearby providers as offers; two accept at once; exactly one wins; a redelivery offers nobody twice")
+    func offerFlow() async throws {
+        let h = try await DispatchTests.harness()
+        for topic in [h.dispatch.requestsTopic, h.dispatch.offersTopic, h.dispatch.jobsTopic] {
+            try await h.platform.admin.ensureTopic(topic, partitions: 2)
+        }
+        let index = ProviderPresenceIndex(redis: h.platform.redis)
+        let relay = OutboxRelay(mongo: h.platform.mongo, producer: h.platform.producer, configuration: .init(idleInterval: .milliseconds(20)))
+        let worker = DispatchWorker(service: h.dispatch, index: index, consumer: KafkaConsumerConfiguration(
+            client: TestServers.kafkaClient, groupID: TestServers.unique("dispatch"), topics: [h.dispatch.requestsTopic], fetchWaitMaxMillis: 20))
+        let group = ServiceGroup(configuration: .init(services: [.init(service: relay), .init(service: worker)], logger: Logger(label: "test")))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            try await h.app.test(.router) { client in
+                let admin = try await IdentityAccountTests.admin(IdentityTests.Harness(platform: h.platform, service: h.identity, app: h.app), client)
+                let category = TestServers.unique("cat")
+                try await client.execute(uri: "/v1/categories", method: .post, headers: T.bearer(admin), body: T.json(["slug": category, "name": "C"])) { #expect($0.status == .created) }
+                var providers: [IdentityTests.Tokens] = []
+                for offset in [0.005, 0.01] {
+                    let provider = try await T.register(client, email: T.email(), role: "provider")
+                    var profile = IdentityAccountTests.profile
+                    profile["categories"] = [category]
+                    try await client.execute(uri: "/v1/providers/me/profile", method: .put, headers: T.bearer(provider.accessToken), body: T.json(profile)) { #expect($0.status == .ok) }
+                    try await index.apply(DispatchEvents.AvailabilityChanged(providerId: provider.user.id, online: true, categories: [category], at: Date()))
+                    try await index.apply(DispatchEvents.LocationUpdated(providerId: provider.user.id, lat: 38.72 + offset, lng: -9.14, at: Date()))
+                    providers.append(provider)
+                }
+                let customer = try await T.register(client, email: T.email())
+                let request: ServiceRequestView = try await client.execute(uri: "/v1/requests", method: .post, headers: T.bearer(customer.accessToken), body: T.json([
+                    "categoryId": category, "location": ["lat": 38.72, "lng": -9.14], "address": "Rua 1", "description": "Leak"])) { response throws in
+                    #expect(response.status == .created)
+                    return try JSONDecoder.iso.decode(ServiceRequestView.self, from: response.body)
+                }
+
+                // Both providers receive an offer (request → outbox → Kafka → dispatch worker).
+                var offerIDs: [String] = []
+                for provider in providers {
+                    var offers: [OfferView] = []
+                    #expect(try await eventually(timeout: .seconds(45)) {
+                        offers = try await client.execute(uri: "/v1/offers", method: .get, headers: T.bearer(provider.accessToken)) { response throws in
+                            try JSONDecoder.iso.decode([OfferView].self, from: response.body)
+                        }
+                        return offers.count == 1
+                    }, "each provider gets one offer")
+                    #expect(offers.first?.requestId == request.id)
+                    offerIDs.append(try #require(offers.first?.id))
+                }
+                try await client.execute(uri: "/v1/offers/\(offerIDs[0])/accept", method: .post, headers: T.bearer(customer.accessToken)) { #expect($0.status == .forbidden) }
+                try await client.execute(uri: "/v1/offers/\(offerIDs[0])/accept", method: .post, headers: T.bearer(providers[1].accessToken)) { #expect($0.status == .notFound) }
+
+                // Both accept at once: one 200, one 409.
+                let ids = offerIDs
+                let tokens = providers.map(\.accessToken)
+                let statuses = try await withThrowingTaskGroup(of: (Int, HTTPResponse.Status).self) { accepts in
+                    for index in 0..<2 {
+                        accepts.addTask {
+                            (index, try await client.execute(uri: "/v1/offers/\(ids[index])/accept", method: .post,
+                                                              headers: T.bearer(tokens[index])) { $0.status })
+                        }
+                    }
+                    return try await accepts.reduce(into: [Int: HTTPResponse.Status]()) { $0[$1.0] = $1.1 }
+                }
+                #expect(statuses.values.filter { $0 == .ok }.count == 1)
+                #expect(statuses.values.filter { $0 == .conflict }.count == 1)
+                let winner = statuses.first { $0.value == .ok }!.key
+                try await client.execute(uri: "/v1/requests/\(request.id)", method: .get, headers: T.bearer(customer.accessToken)) { response throws in
+                    #expect(try JSONDecoder.iso.decode(ServiceRequestView.self, from: response.body).status == .assigned)
+                }
+                try await client.execute(uri: "/v1/offers", method: .get, headers: T.bearer(providers[1 - winner].accessToken)) { response throws in
+                    #expect(try JSONDecoder.iso.decode([OfferView].self, from: response.body).isEmpty, "the loser's offer is withdrawn")
+                }
+                let jobs = try await h.platform.mongo.collection("jobs", as: Job.self).find(["requestId": .string(request.id)])
+                #expect(jobs.count == 1 && jobs.first?.providerId == providers[winner].user.id && jobs.first?.status == .assigned)
+
+                // Kafka redelivers request.created: the inbox keeps the offers as they were.
+                let entry = try #require(try await h.platform.mongo.collection(Outbox.collection, as: OutboxEntry.self)
+                    .findOne(["type": "marketplace.request.created.v1", "aggregateId": .string(request.id)]))
+                let redelivered = EventEnvelope(id: entry.eventId, source: entry.source, type: EventType(rawValue: entry.type), time: entry.time,
+                                                aggregateID: entry.aggregateId, data: Array(entry.data), traceparent: entry.traceparent)
+                try await h.dispatch.dispatch(redelivered, index: index)
+                #expect(try await h.platform.mongo.collection("offers", as: Offer.self).count(["requestId": .string(request.id)]) == 2)
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        for topic in [h.dispatch.requestsTopic, h.dispatch.offersTopic, h.dispatch.jobsTopic] { try? await h.platform.admin.deleteTopic(topic) }
         await DispatchTests.close(h)
     }
 }

@@ -116,6 +116,7 @@ public final class DispatchService: Sendable {
         // The slug is the _id: uniqueness comes with it.
         try await categories.createIndexes([MongoIndex(name: "status_name", keys: ["status": 1, "name": 1])])
         try await requests.createIndexes(Self.requestIndexes)
+        try await offers.createIndexes(Self.offerIndexes)
         try await Outbox.prepare(mongo)
     }
 }

@@ -12,6 +12,27 @@ public enum DispatchEvents {
     public static let requestCreated: EventType = "marketplace.request.created.v1"
     public static let requestCancelled: EventType = "marketplace.request.cancelled.v1"
 
+    public static let offersTopic = "marketplace.offers.v1"
+    public static let offerSent: EventType = "marketplace.offer.sent.v1"
+    public static let offerAccepted: EventType = "marketplace.offer.accepted.v1"
+    public static let offerWithdrawn: EventType = "marketplace.offer.withdrawn.v1"
+    public static let jobsTopic = "marketplace.jobs.v1"
+    public static let jobAssigned: EventType = "marketplace.job.assigned.v1"
+
+    public struct OfferEvent: Codable, Sendable, Equatable {
+        public var offerId: String
+        public var requestId: String
+        public var providerId: String
+        public var wave: Int
+    }
+
+    public struct JobAssigned: Codable, Sendable, Equatable {
+        public var jobId: String
+        public var requestId: String
+        public var clientId: String
+        public var providerId: String
+    }
+
     public struct RequestCreated: Codable, Sendable, Equatable {
         public var requestId: String
         public var clientId: String

@@ -64,6 +64,18 @@ public enum DispatchRoutes {
                                                                     traceparent: request.traceparent))
         }
 
+        router.get("/v1/offers") { _, context in
+            try jsonResponse(try await service.myOffers(try context.requireCaller()))
+        }
+        router.post("/v1/offers/{id}/accept") { request, context in
+            let caller = try context.requireCaller()
+            return try jsonResponse(try await service.acceptOffer(caller, offerID: try context.parameters.require("id"), traceparent: request.traceparent))
+        }
+        router.post("/v1/offers/{id}/decline") { _, context in
+            let caller = try context.requireCaller()
+            return try jsonResponse(try await service.declineOffer(caller, offerID: try context.parameters.require("id")))
+        }
+
         router.put("/v1/providers/me/availability") { request, context in
             let caller = try context.requireCaller()
             let body = try await request.decodeJSON(AvailabilityRequest.self, context: context)

@@ -1,0 +1,130 @@
+import Foundation
+import MarketplaceDomain
+import MarketplaceHTTP
+import MarketplaceMessaging
+import MarketplaceMongo
+
+/// The first wave of offers for a new request, and accepting or declining an offer.
+///
+/// Ranking (documented score, lower is better): distance in km. Rating, acceptance rate and price
+/// against the budget join the score when those signals exist (reviews are not built yet).
+extension DispatchService {
+    static let offersCollection = "offers"
+    static let jobsCollection = "jobs"
+    static let firstWaveSize = 3
+    static let firstWaveRadiusKm = 10.0
+    static let offerLifetime: TimeInterval = 20
+
+    var offers: MongoCollection<Offer> { mongo.collection(Self.offersCollection, as: Offer.self) }
+    public var offersTopic: String { topicPrefix + DispatchEvents.offersTopic }
+    public var jobsTopic: String { topicPrefix + DispatchEvents.jobsTopic }
+
+    static let offerIndexes = [
+        MongoIndex(name: "request_provider", keys: ["requestId": 1, "providerId": 1], unique: true),
+        MongoIndex(name: "provider_status", keys: ["providerId": 1, "status": 1]),
+    ]
+
+    /// Handles `request.created`: offers the request to the nearest online providers of its
+    /// category. Applied through the inbox, so a redelivered event offers nobody twice.
+    public func dispatch(_ event: EventEnvelope, index: ProviderPresenceIndex) async throws {
+        let created = try event.decode(DispatchEvents.RequestCreated.self)
+        let candidates = try await index.nearby(category: created.categoryId, at: Coordinates(lat: created.lat, lng: created.lng),
+                                                radiusKm: Self.firstWaveRadiusKm, limit: Self.firstWaveSize)
+        let now = Date()
+        let wave = candidates.map { candidate in
+            Offer(_id: UUID().uuidString.lowercased(), requestId: created.requestId, providerId: candidate.providerId, clientId: created.clientId,
+                  categoryId: created.categoryId, wave: 1, distanceKm: candidate.distanceKm, status: .pending,
+                  expiresAt: now.addingTimeInterval(Self.offerLifetime), createdAt: now)
+        }
+        let events = try wave.map { offer in
+            try EventEnvelope(source: DispatchEvents.source, type: DispatchEvents.offerSent, aggregateID: offer.requestId,
+                              payload: DispatchEvents.OfferEvent(offerId: offer._id, requestId: offer.requestId, providerId: offer.providerId, wave: 1),
+                              traceparent: event.traceparent)
+        }
+        let topic = offersTopic
+        let requestID = created.requestId
+        try await Inbox(mongo: mongo, consumer: "dispatch").processOnce(event) { session in
+            // Only a request still searching is offered (it may have been cancelled meanwhile).
+            guard try session.collection(Self.requestsCollection, as: ServiceRequest.self).count(["_id": .string(requestID), "status": "searching"]) == 1 else { return }
+            let collection = session.collection(Self.offersCollection, as: Offer.self)
+            for (offer, event) in zip(wave, events) {
+                try collection.insert(offer)
+                try Outbox.append(event, to: topic, in: session)
+            }
+        }
+    }
+
+    public func myOffers(_ caller: Caller) async throws -> [OfferView] {
+        guard caller.role == .provider else { throw Problem(status: .forbidden, code: "forbidden", title: "Only providers receive offers") }
+        return try await offers.find(["providerId": .string(caller.userID), "status": "pending", "expiresAt": ["$gt": .date(Date())]],
+                                     options: FindOptions(sort: ["createdAt": -1])).map(\.view)
+    }
+
+    public struct Acceptance: Codable, Sendable {
+        public var offer: OfferView
+        public var jobId: String
+    }
+
+    /// Accepts an offer. Exactly one provider wins a request: the request moves
+    /// `searching → assigned` by compare-and-set inside the transaction; every other pending offer
+    /// of the request is withdrawn. A provider who lost gets 409 `request_taken`.
+    public func acceptOffer(_ caller: Caller, offerID: String, traceparent: String?) async throws -> Acceptance {
+        guard caller.role == .provider else { throw Problem(status: .forbidden, code: "forbidden", title: "Only providers accept offers") }
+        guard let offer = try await offers.findOne(["_id": .string(offerID)]), offer.providerId == caller.userID else {
+            throw Problem.notFound("offer '\(offerID)'")
+        }
+        guard offer.status == .pending, offer.expiresAt > Date() else {
+            throw Problem.conflict("offer_closed", "the offer is \(offer.status == .pending ? "expired" : offer.status.rawValue)")
+        }
+        let jobID = UUID().uuidString.lowercased()
+        let now = Date()
+        let (offersTopic, jobsTopic) = (self.offersTopic, self.jobsTopic)
+        let accepted = try EventEnvelope(source: DispatchEvents.source, type: DispatchEvents.offerAccepted, aggregateID: offer.requestId,
+                                         payload: DispatchEvents.OfferEvent(offerId: offer._id, requestId: offer.requestId, providerId: offer.providerId, wave: offer.wave),
+                                         traceparent: traceparent)
+        let assigned = try EventEnvelope(source: DispatchEvents.source, type: DispatchEvents.jobAssigned, aggregateID: jobID,
+                                         payload: DispatchEvents.JobAssigned(jobId: jobID, requestId: offer.requestId, clientId: offer.clientId, providerId: offer.providerId),
+                                         traceparent: traceparent)
+        let won: Bool = try await mongo.withTransaction { session in
+            let requests = session.collection(Self.requestsCollection, as: ServiceRequest.self)
+            guard try requests.findOneAndUpdate(["_id": .string(offer.requestId), "status": "searching"],
+                                                ["$set": ["status": "assigned", "providerId": .string(offer.providerId), "jobId": .string(jobID), "updatedAt": .date(now)]]) != nil else {
+                return false
+            }
+            let offers = session.collection(Self.offersCollection, as: Offer.self)
+            guard try offers.findOneAndUpdate(["_id": .string(offer._id), "status": "pending"], ["$set": ["status": "accepted"]]) != nil else {
+                throw Problem.conflict("offer_closed", "the offer is no longer pending")  // aborts: the request stays searching
+            }
+            let others = try offers.find(["requestId": .string(offer.requestId), "status": "pending"])
+            for other in others {
+                try offers.updateOne(["_id": .string(other._id), "status": "pending"], ["$set": ["status": "withdrawn"]])
+                try Outbox.append(try EventEnvelope(source: DispatchEvents.source, type: DispatchEvents.offerWithdrawn, aggregateID: offer.requestId,
+                                                    payload: DispatchEvents.OfferEvent(offerId: other._id, requestId: other.requestId, providerId: other.providerId, wave: other.wave),
+                                                    traceparent: traceparent), to: offersTopic, in: session)
+            }
+            try session.collection(Self.jobsCollection, as: Job.self).insert(
+                Job(_id: jobID, requestId: offer.requestId, clientId: offer.clientId, providerId: offer.providerId, status: .assigned, createdAt: now, updatedAt: now))
+            try Outbox.append(accepted, to: offersTopic, in: session)
+            try Outbox.append(assigned, to: jobsTopic, in: session)
+            return true
+        }
+        guard won else {
+            _ = try? await offers.updateOne(["_id": .string(offer._id), "status": "pending"], ["$set": ["status": "withdrawn"]])
+            throw Problem.conflict("request_taken", "another provider accepted this request first")
+        }
+        var view = offer.view
+        view.status = .accepted
+        return Acceptance(offer: view, jobId: jobID)
+    }
+
+    public func declineOffer(_ caller: Caller, offerID: String) async throws -> OfferView {
+        guard caller.role == .provider else { throw Problem(status: .forbidden, code: "forbidden", title: "Only providers decline offers") }
+        guard let offer = try await offers.findOne(["_id": .string(offerID)]), offer.providerId == caller.userID else {
+            throw Problem.notFound("offer '\(offerID)'")
+        }
+        guard let declined = try await offers.findOneAndUpdate(["_id": .string(offerID), "status": "pending"], ["$set": ["status": "declined"]]) else {
+            throw Problem.conflict("offer_closed", "the offer is \(offer.status.rawValue)")
+        }
+        return declined.view
+    }
+}

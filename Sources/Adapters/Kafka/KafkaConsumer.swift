@@ -174,7 +174,8 @@ final class ConsumerCore: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<[KafkaRecord]?, Never>) in
                 let immediate: [KafkaRecord]?? = state.withLock { state in
-                    if !state.delivering { return .some(nil) }
+                    // A cancellation that came before the waiter was registered finds none to resume.
+                    if !state.delivering || Task.isCancelled { return .some(nil) }
                     if !state.buffer.isEmpty {
                         defer { state.buffer.removeAll(keepingCapacity: true) }
                         return .some(state.buffer)

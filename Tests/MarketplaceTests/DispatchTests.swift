@@ -393,3 +393,69 @@ struct OfferTests {
         await DispatchTests.close(h)
     }
 }
+
+@Suite("Dispatch: waves", .timeLimit(.minutes(2)))
+struct WaveTests {
+    typealias T = IdentityTests
+
+    @Test("unanswered offers expire; the next wave widens the radius and offers nobody twice; past the deadline the request is unfulfilled")
+    func wavesAndDeadline() async throws {
+        let h = try await DispatchTests.harness()
+        let dispatch = DispatchService(mongo: h.platform.mongo, publisher: KafkaEventPublisher(producer: h.platform.producer),
+                                       directory: MongoProviderDirectory(mongo: h.platform.mongo), topicPrefix: h.prefix,
+                                       policy: DispatchPolicy(waveSize: 3, firstRadiusKm: 10, maxRadiusKm: 40, offerLifetime: 20, deadline: 60))
+        let index = ProviderPresenceIndex(redis: h.platform.redis)
+        try await h.app.test(.router) { client in
+            let admin = try await IdentityAccountTests.admin(IdentityTests.Harness(platform: h.platform, service: h.identity, app: h.app), client)
+            let category = TestServers.unique("cat")
+            try await client.execute(uri: "/v1/categories", method: .post, headers: T.bearer(admin), body: T.json(["slug": category, "name": "C"])) { #expect($0.status == .created) }
+            // Near: 1 km; far: ~15 km (outside the first 10 km wave, inside the second 20 km one).
+            var providers: [IdentityTests.Tokens] = []
+            for offset in [0.009, 0.135] {
+                let provider = try await T.register(client, email: T.email(), role: "provider")
+                try await index.apply(DispatchEvents.AvailabilityChanged(providerId: provider.user.id, online: true, categories: [category], at: Date()))
+                try await index.apply(DispatchEvents.LocationUpdated(providerId: provider.user.id, lat: 38.72 + offset, lng: -9.14, at: Date()))
+                providers.append(provider)
+            }
+            let customer = try await T.register(client, email: T.email())
+            let request: ServiceRequestView = try await client.execute(uri: "/v1/requests", method: .post, headers: T.bearer(customer.accessToken), body: T.json([
+                "categoryId": category, "location": ["lat": 38.72, "lng": -9.14], "address": "Rua 1", "description": "Leak"])) { response throws in
+                try JSONDecoder.iso.decode(ServiceRequestView.self, from: response.body)
+            }
+            let entry = try #require(try await h.platform.mongo.collection(Outbox.collection, as: OutboxEntry.self)
+                .findOne(["type": "marketplace.request.created.v1", "aggregateId": .string(request.id)]))
+            let created = EventEnvelope(id: entry.eventId, source: entry.source, type: EventType(rawValue: entry.type), time: entry.time,
+                                        aggregateID: entry.aggregateId, data: Array(entry.data), traceparent: entry.traceparent)
+            try await dispatch.dispatch(created, index: index)
+            let offers = h.platform.mongo.collection("offers", as: Offer.self)
+            func statuses() async throws -> [String: Offer.Status] {
+                Dictionary(uniqueKeysWithValues: try await offers.find(["requestId": .string(request.id)]).map { ($0.providerId, $0.status) })
+            }
+            #expect(try await statuses() == [providers[0].user.id: .pending])
+
+            // Nothing is due before the wave's 20 s are up.
+            #expect(try await dispatch.advanceWaves(index: index, now: Date().addingTimeInterval(5)) == 0)
+            #expect(try await dispatch.advanceWaves(index: index, now: Date().addingTimeInterval(21)) == 1)
+            #expect(try await statuses() == [providers[0].user.id: .expired, providers[1].user.id: .pending])
+            try await client.execute(uri: "/v1/offers", method: .get, headers: T.bearer(providers[1].accessToken)) { response throws in
+                let list = try JSONDecoder.iso.decode([OfferView].self, from: response.body)
+                #expect(list.first?.wave == 2 && abs((list.first?.distanceKm ?? 0) - 15) < 0.5)
+            }
+            // A second instance advancing the same wave finds nothing to do (compare-and-set on the wave).
+            #expect(try await dispatch.advanceWaves(index: index, now: Date().addingTimeInterval(21)) == 0)
+
+            // Past the deadline: the last offers expire and the request is unfulfilled.
+            #expect(try await dispatch.advanceWaves(index: index, now: Date().addingTimeInterval(61)) == 1)
+            #expect(try await statuses() == [providers[0].user.id: .expired, providers[1].user.id: .expired])
+            try await client.execute(uri: "/v1/requests/\(request.id)", method: .get, headers: T.bearer(customer.accessToken)) { response throws in
+                #expect(try JSONDecoder.iso.decode(ServiceRequestView.self, from: response.body).status == .unfulfilled)
+            }
+            let types = try await h.platform.mongo.collection(Outbox.collection, as: OutboxEntry.self)
+                .find(["aggregateId": .string(request.id)], options: FindOptions(sort: ["_id": 1])).map(\.type)
+            #expect(types == ["marketplace.request.created.v1", "marketplace.offer.sent.v1", "marketplace.offer.expired.v1",
+                              "marketplace.offer.sent.v1", "marketplace.offer.expired.v1", "marketplace.request.unfulfilled.v1"])
+            #expect(try await dispatch.advanceWaves(index: index, now: Date().addingTimeInterval(120)) == 0, "a finished dispatch is left alone")
+        }
+        await DispatchTests.close(h)
+    }
+}

@@ -27,9 +27,12 @@ public final class DispatchService: Sendable {
     let directory: any ProviderDirectory
     /// Prepended to topic names (test runs, shared brokers).
     let topicPrefix: String
+    public let policy: DispatchPolicy
     var categories: MongoCollection<ServiceCategory> { mongo.collection("categories", as: ServiceCategory.self) }
 
-    public init(mongo: MongoClient, publisher: any EventPublisher, directory: any ProviderDirectory, topicPrefix: String = "") {
+    public init(mongo: MongoClient, publisher: any EventPublisher, directory: any ProviderDirectory, topicPrefix: String = "",
+                policy: DispatchPolicy = .init()) {
+        self.policy = policy
         self.mongo = mongo
         self.publisher = publisher
         self.directory = directory
@@ -117,6 +120,7 @@ public final class DispatchService: Sendable {
         try await categories.createIndexes([MongoIndex(name: "status_name", keys: ["status": 1, "name": 1])])
         try await requests.createIndexes(Self.requestIndexes)
         try await offers.createIndexes(Self.offerIndexes)
+        try await states.createIndexes([MongoIndex(name: "due", keys: ["status": 1, "nextWaveAt": 1])])
         try await Outbox.prepare(mongo)
     }
 }

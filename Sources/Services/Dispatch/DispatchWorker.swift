@@ -5,7 +5,7 @@ import MarketplaceMessaging
 import ServiceLifecycle
 
 /// Consumes `marketplace.service-requests.v1` and sends the first wave of offers for each new
-/// request. Several instances share the partitions (one consumer group); the inbox keeps a
+/// request; advances the later waves when their timers run out. Several instances share the partitions (one consumer group); the inbox keeps a
 /// redelivered request from being offered twice.
 public struct DispatchWorker: Service {
     public let service: DispatchService
@@ -25,10 +25,22 @@ public struct DispatchWorker: Service {
 
     public func run() async throws {
         let (service, index, logger) = (self.service, self.index, self.logger)
-        try await KafkaConsumerService(configuration: consumer, deadLetter: deadLetter, logger: logger) { record in
+        let consumerService = KafkaConsumerService(configuration: consumer, deadLetter: deadLetter, logger: logger) { record in
             let event = try CloudEventsKafka.event(from: record)
             guard event.type == DispatchEvents.requestCreated else { return }
             try await service.dispatch(event, index: index)
-        }.run()
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await consumerService.run() }
+            // Wave timers live in MongoDB (dispatch_states): any instance advances the due ones.
+            group.addTask {
+                while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                    do { try await service.advanceWaves(index: index) } catch { logger.warning("advancing waves failed: \(error)") }
+                    try? await Task.sleep(for: .milliseconds(500))
+                }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
     }
 }

@@ -4,16 +4,14 @@ import MarketplaceHTTP
 import MarketplaceMessaging
 import MarketplaceMongo
 
-/// The first wave of offers for a new request, and accepting or declining an offer.
+/// The first wave of offers for a new request (later waves: Waves.swift), and accepting or
+/// declining an offer.
 ///
 /// Ranking (documented score, lower is better): distance in km. Rating, acceptance rate and price
 /// against the budget join the score when those signals exist (reviews are not built yet).
 extension DispatchService {
     static let offersCollection = "offers"
     static let jobsCollection = "jobs"
-    static let firstWaveSize = 3
-    static let firstWaveRadiusKm = 10.0
-    static let offerLifetime: TimeInterval = 20
 
     var offers: MongoCollection<Offer> { mongo.collection(Self.offersCollection, as: Offer.self) }
     public var offersTopic: String { topicPrefix + DispatchEvents.offersTopic }
@@ -29,12 +27,15 @@ extension DispatchService {
     public func dispatch(_ event: EventEnvelope, index: ProviderPresenceIndex) async throws {
         let created = try event.decode(DispatchEvents.RequestCreated.self)
         let candidates = try await index.nearby(category: created.categoryId, at: Coordinates(lat: created.lat, lng: created.lng),
-                                                radiusKm: Self.firstWaveRadiusKm, limit: Self.firstWaveSize)
+                                                radiusKm: policy.firstRadiusKm, limit: policy.waveSize)
         let now = Date()
+        let state = DispatchState(_id: created.requestId, clientId: created.clientId, categoryId: created.categoryId, lat: created.lat, lng: created.lng,
+                                  wave: 1, radiusKm: policy.firstRadiusKm, offered: candidates.map(\.providerId),
+                                  nextWaveAt: now.addingTimeInterval(policy.offerLifetime), deadline: now.addingTimeInterval(policy.deadline), status: "active")
         let wave = candidates.map { candidate in
             Offer(_id: UUID().uuidString.lowercased(), requestId: created.requestId, providerId: candidate.providerId, clientId: created.clientId,
                   categoryId: created.categoryId, wave: 1, distanceKm: candidate.distanceKm, status: .pending,
-                  expiresAt: now.addingTimeInterval(Self.offerLifetime), createdAt: now)
+                  expiresAt: now.addingTimeInterval(policy.offerLifetime), createdAt: now)
         }
         let events = try wave.map { offer in
             try EventEnvelope(source: DispatchEvents.source, type: DispatchEvents.offerSent, aggregateID: offer.requestId,
@@ -46,6 +47,7 @@ extension DispatchService {
         try await Inbox(mongo: mongo, consumer: "dispatch").processOnce(event) { session in
             // Only a request still searching is offered (it may have been cancelled meanwhile).
             guard try session.collection(Self.requestsCollection, as: ServiceRequest.self).count(["_id": .string(requestID), "status": "searching"]) == 1 else { return }
+            try session.collection(Self.statesCollection, as: DispatchState.self).insert(state)
             let collection = session.collection(Self.offersCollection, as: Offer.self)
             for (offer, event) in zip(wave, events) {
                 try collection.insert(offer)

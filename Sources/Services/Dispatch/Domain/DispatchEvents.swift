@@ -16,6 +16,8 @@ public enum DispatchEvents {
     public static let offerSent: EventType = "marketplace.offer.sent.v1"
     public static let offerAccepted: EventType = "marketplace.offer.accepted.v1"
     public static let offerWithdrawn: EventType = "marketplace.offer.withdrawn.v1"
+    public static let offerExpired: EventType = "marketplace.offer.expired.v1"
+    public static let requestUnfulfilled: EventType = "marketplace.request.unfulfilled.v1"
     public static let jobsTopic = "marketplace.jobs.v1"
     public static let jobAssigned: EventType = "marketplace.job.assigned.v1"
 

@@ -1,0 +1,111 @@
+import Foundation
+import MarketplaceDomain
+import MarketplaceMessaging
+import MarketplaceMongo
+
+/// How offers go out: waves of the best few, each for a limited time, widening the radius until
+/// someone accepts or the deadline passes (then the request is `unfulfilled`).
+public struct DispatchPolicy: Sendable {
+    public var waveSize: Int
+    public var firstRadiusKm: Double
+    public var maxRadiusKm: Double
+    public var offerLifetime: TimeInterval
+    public var deadline: TimeInterval
+
+    public init(waveSize: Int = 3, firstRadiusKm: Double = 10, maxRadiusKm: Double = 40, offerLifetime: TimeInterval = 20, deadline: TimeInterval = 180) {
+        self.waveSize = waveSize
+        self.firstRadiusKm = firstRadiusKm
+        self.maxRadiusKm = maxRadiusKm
+        self.offerLifetime = offerLifetime
+        self.deadline = deadline
+    }
+}
+
+/// Where a request's dispatch stands, persisted so that wave timers survive a worker restart and
+/// any instance can advance them (a compare-and-set on `wave` keeps two from doing it twice).
+struct DispatchState: Codable, Sendable {
+    var _id: String  // request id
+    var clientId: String
+    var categoryId: String
+    var lat: Double
+    var lng: Double
+    var wave: Int
+    var radiusKm: Double
+    var offered: [String]
+    var nextWaveAt: Date
+    var deadline: Date
+    var status: String  // active | done
+}
+
+extension DispatchService {
+    static let statesCollection = "dispatch_states"
+    var states: MongoCollection<DispatchState> { mongo.collection(Self.statesCollection, as: DispatchState.self) }
+
+    /// Advances every dispatch whose wave timer ran out by `now`: expires the wave's offers, then
+    /// offers the request to the next providers (wider radius) or, past the deadline, marks it
+    /// `unfulfilled`. Returns how many dispatches it advanced.
+    @discardableResult
+    public func advanceWaves(index: ProviderPresenceIndex, now: Date = Date()) async throws -> Int {
+        let due = try await states.find(["status": "active", "nextWaveAt": ["$lte": .date(now)]],
+                                        options: FindOptions(sort: ["nextWaveAt": 1], limit: 50))
+        var advanced = 0
+        for state in due where try await advance(state, index: index, now: now) { advanced += 1 }
+        return advanced
+    }
+
+    private func advance(_ state: DispatchState, index: ProviderPresenceIndex, now: Date) async throws -> Bool {
+        let pastDeadline = now >= state.deadline
+        let radius = min(state.radiusKm * 2, policy.maxRadiusKm)
+        var next: [ProviderPresenceIndex.Nearby] = []
+        if !pastDeadline {
+            next = try await index.nearby(category: state.categoryId, at: Coordinates(lat: state.lat, lng: state.lng), radiusKm: radius,
+                                          limit: policy.waveSize + state.offered.count, now: now)
+                .filter { !state.offered.contains($0.providerId) }
+                .prefix(policy.waveSize).map { $0 }
+        }
+        let wave = state.wave + 1
+        let offers = next.map { candidate in
+            Offer(_id: UUID().uuidString.lowercased(), requestId: state._id, providerId: candidate.providerId, clientId: state.clientId,
+                  categoryId: state.categoryId, wave: wave, distanceKm: candidate.distanceKm, status: .pending,
+                  expiresAt: now.addingTimeInterval(policy.offerLifetime), createdAt: now)
+        }
+        let (offersTopic, requestsTopic, offerLifetime) = (self.offersTopic, self.requestsTopic, policy.offerLifetime)
+        return try await mongo.withTransaction { session in
+            // Compare-and-set on the wave: another instance may have advanced it already.
+            let states = session.collection(Self.statesCollection, as: DispatchState.self)
+            guard try states.findOneAndUpdate(["_id": .string(state._id), "status": "active", "wave": .int64(Int64(state.wave))],
+                                              ["$set": ["wave": .int64(Int64(wave))]]) != nil else { return false }
+            let requests = session.collection(Self.requestsCollection, as: ServiceRequest.self)
+            let offerCollection = session.collection(Self.offersCollection, as: Offer.self)
+            // The wave's time is up: its pending offers expire.
+            for offer in try offerCollection.find(["requestId": .string(state._id), "status": "pending"]) {
+                try offerCollection.updateOne(["_id": .string(offer._id), "status": "pending"], ["$set": ["status": "expired"]])
+                try Outbox.append(try EventEnvelope(source: DispatchEvents.source, type: DispatchEvents.offerExpired, aggregateID: state._id,
+                                                    payload: DispatchEvents.OfferEvent(offerId: offer._id, requestId: offer.requestId, providerId: offer.providerId, wave: offer.wave)),
+                                  to: offersTopic, in: session)
+            }
+            guard try requests.count(["_id": .string(state._id), "status": "searching"]) == 1 else {
+                try states.updateOne(["_id": .string(state._id)], ["$set": ["status": "done"]])  // accepted or cancelled meanwhile
+                return true
+            }
+            if pastDeadline {
+                try requests.updateOne(["_id": .string(state._id), "status": "searching"], ["$set": ["status": "unfulfilled", "updatedAt": .date(now)]])
+                try Outbox.append(try EventEnvelope(source: DispatchEvents.source, type: DispatchEvents.requestUnfulfilled, aggregateID: state._id,
+                                                    payload: DispatchEvents.RequestCancelled(requestId: state._id, clientId: state.clientId, reason: "nobody accepted in time")),
+                                  to: requestsTopic, in: session)
+                try states.updateOne(["_id": .string(state._id)], ["$set": ["status": "done"]])
+                return true
+            }
+            for offer in offers {
+                try offerCollection.insert(offer)
+                try Outbox.append(try EventEnvelope(source: DispatchEvents.source, type: DispatchEvents.offerSent, aggregateID: state._id,
+                                                    payload: DispatchEvents.OfferEvent(offerId: offer._id, requestId: offer.requestId, providerId: offer.providerId, wave: wave)),
+                                  to: offersTopic, in: session)
+            }
+            try states.updateOne(["_id": .string(state._id)], ["$set": [
+                "radiusKm": .double(radius), "nextWaveAt": .date(min(now.addingTimeInterval(offerLifetime), state.deadline)),
+                "offered": .array((state.offered + offers.map(\.providerId)).map { .string($0) })]])
+            return true
+        }
+    }
+}

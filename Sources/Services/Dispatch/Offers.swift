@@ -32,16 +32,8 @@ extension DispatchService {
         let state = DispatchState(_id: created.requestId, clientId: created.clientId, categoryId: created.categoryId, lat: created.lat, lng: created.lng,
                                   wave: 1, radiusKm: policy.firstRadiusKm, offered: candidates.map(\.providerId),
                                   nextWaveAt: now.addingTimeInterval(policy.offerLifetime), deadline: now.addingTimeInterval(policy.deadline), status: "active")
-        let wave = candidates.map { candidate in
-            Offer(_id: UUID().uuidString.lowercased(), requestId: created.requestId, providerId: candidate.providerId, clientId: created.clientId,
-                  categoryId: created.categoryId, wave: 1, distanceKm: candidate.distanceKm, status: .pending,
-                  expiresAt: now.addingTimeInterval(policy.offerLifetime), createdAt: now)
-        }
-        let events = try wave.map { offer in
-            try EventEnvelope(source: DispatchEvents.source, type: DispatchEvents.offerSent, aggregateID: offer.requestId,
-                              payload: DispatchEvents.OfferEvent(offerId: offer._id, requestId: offer.requestId, providerId: offer.providerId, wave: 1),
-                              traceparent: event.traceparent)
-        }
+        let wave = makeOffers(candidates, requestID: created.requestId, clientID: created.clientId, categoryID: created.categoryId, wave: 1, now: now)
+        let events = try wave.map { try Self.offerEvent(DispatchEvents.offerSent, $0, traceparent: event.traceparent) }
         let topic = offersTopic
         let requestID = created.requestId
         try await Inbox(mongo: mongo, consumer: "dispatch").processOnce(event) { session in
@@ -54,6 +46,23 @@ extension DispatchService {
                 try Outbox.append(event, to: topic, in: session)
             }
         }
+    }
+
+    /// Offers of one wave to the given candidates, valid for the policy's offer lifetime.
+    func makeOffers(_ candidates: [ProviderPresenceIndex.Nearby], requestID: String, clientID: String, categoryID: String,
+                    wave: Int, now: Date) -> [Offer] {
+        candidates.map { candidate in
+            Offer(_id: UUID().uuidString.lowercased(), requestId: requestID, providerId: candidate.providerId, clientId: clientID,
+                  categoryId: categoryID, wave: wave, distanceKm: candidate.distanceKm, status: .pending,
+                  expiresAt: now.addingTimeInterval(policy.offerLifetime), createdAt: now)
+        }
+    }
+
+    /// An event about an offer (sent, accepted, withdrawn, expired), keyed by its request.
+    static func offerEvent(_ type: EventType, _ offer: Offer, traceparent: String? = nil) throws -> EventEnvelope {
+        try EventEnvelope(source: DispatchEvents.source, type: type, aggregateID: offer.requestId,
+                          payload: DispatchEvents.OfferEvent(offerId: offer._id, requestId: offer.requestId, providerId: offer.providerId, wave: offer.wave),
+                          traceparent: traceparent)
     }
 
     public func myOffers(_ caller: Caller) async throws -> [OfferView] {
@@ -81,9 +90,7 @@ extension DispatchService {
         let jobID = UUID().uuidString.lowercased()
         let now = Date()
         let (offersTopic, jobsTopic) = (self.offersTopic, self.jobsTopic)
-        let accepted = try EventEnvelope(source: DispatchEvents.source, type: DispatchEvents.offerAccepted, aggregateID: offer.requestId,
-                                         payload: DispatchEvents.OfferEvent(offerId: offer._id, requestId: offer.requestId, providerId: offer.providerId, wave: offer.wave),
-                                         traceparent: traceparent)
+        let accepted = try Self.offerEvent(DispatchEvents.offerAccepted, offer, traceparent: traceparent)
         let assigned = try EventEnvelope(source: DispatchEvents.source, type: DispatchEvents.jobAssigned, aggregateID: jobID,
                                          payload: DispatchEvents.JobAssigned(jobId: jobID, requestId: offer.requestId, clientId: offer.clientId, providerId: offer.providerId),
                                          traceparent: traceparent)
@@ -100,9 +107,7 @@ extension DispatchService {
             let others = try offers.find(["requestId": .string(offer.requestId), "status": "pending"])
             for other in others {
                 try offers.updateOne(["_id": .string(other._id), "status": "pending"], ["$set": ["status": "withdrawn"]])
-                try Outbox.append(try EventEnvelope(source: DispatchEvents.source, type: DispatchEvents.offerWithdrawn, aggregateID: offer.requestId,
-                                                    payload: DispatchEvents.OfferEvent(offerId: other._id, requestId: other.requestId, providerId: other.providerId, wave: other.wave),
-                                                    traceparent: traceparent), to: offersTopic, in: session)
+                try Outbox.append(try Self.offerEvent(DispatchEvents.offerWithdrawn, other, traceparent: traceparent), to: offersTopic, in: session)
             }
             try session.collection(Self.jobsCollection, as: Job.self).insert(
                 Job(_id: jobID, requestId: offer.requestId, clientId: offer.clientId, providerId: offer.providerId, status: .assigned, createdAt: now, updatedAt: now))

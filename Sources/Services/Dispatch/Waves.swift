@@ -64,11 +64,7 @@ extension DispatchService {
                 .prefix(policy.waveSize).map { $0 }
         }
         let wave = state.wave + 1
-        let offers = next.map { candidate in
-            Offer(_id: UUID().uuidString.lowercased(), requestId: state._id, providerId: candidate.providerId, clientId: state.clientId,
-                  categoryId: state.categoryId, wave: wave, distanceKm: candidate.distanceKm, status: .pending,
-                  expiresAt: now.addingTimeInterval(policy.offerLifetime), createdAt: now)
-        }
+        let offers = makeOffers(next, requestID: state._id, clientID: state.clientId, categoryID: state.categoryId, wave: wave, now: now)
         let (offersTopic, requestsTopic, offerLifetime) = (self.offersTopic, self.requestsTopic, policy.offerLifetime)
         return try await mongo.withTransaction { session in
             // Compare-and-set on the wave: another instance may have advanced it already.
@@ -80,9 +76,7 @@ extension DispatchService {
             // The wave's time is up: its pending offers expire.
             for offer in try offerCollection.find(["requestId": .string(state._id), "status": "pending"]) {
                 try offerCollection.updateOne(["_id": .string(offer._id), "status": "pending"], ["$set": ["status": "expired"]])
-                try Outbox.append(try EventEnvelope(source: DispatchEvents.source, type: DispatchEvents.offerExpired, aggregateID: state._id,
-                                                    payload: DispatchEvents.OfferEvent(offerId: offer._id, requestId: offer.requestId, providerId: offer.providerId, wave: offer.wave)),
-                                  to: offersTopic, in: session)
+                try Outbox.append(try Self.offerEvent(DispatchEvents.offerExpired, offer), to: offersTopic, in: session)
             }
             guard try requests.count(["_id": .string(state._id), "status": "searching"]) == 1 else {
                 try states.updateOne(["_id": .string(state._id)], ["$set": ["status": "done"]])  // accepted or cancelled meanwhile
@@ -98,9 +92,7 @@ extension DispatchService {
             }
             for offer in offers {
                 try offerCollection.insert(offer)
-                try Outbox.append(try EventEnvelope(source: DispatchEvents.source, type: DispatchEvents.offerSent, aggregateID: state._id,
-                                                    payload: DispatchEvents.OfferEvent(offerId: offer._id, requestId: offer.requestId, providerId: offer.providerId, wave: wave)),
-                                  to: offersTopic, in: session)
+                try Outbox.append(try Self.offerEvent(DispatchEvents.offerSent, offer), to: offersTopic, in: session)
             }
             try states.updateOne(["_id": .string(state._id)], ["$set": [
                 "radiusKm": .double(radius), "nextWaveAt": .date(min(now.addingTimeInterval(offerLifetime), state.deadline)),

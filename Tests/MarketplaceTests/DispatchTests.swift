@@ -45,6 +45,31 @@ struct DispatchTests {
                        prefix: configuration.kafkaTopicPrefix)
     }
 
+    /// An admin token and a fresh active category.
+    static func adminAndCategory(_ h: Harness, _ client: some TestClientProtocol) async throws -> (admin: String, category: String) {
+        let admin = try await IdentityAccountTests.admin(IdentityTests.Harness(platform: h.platform, service: h.identity, app: h.app), client)
+        let category = TestServers.unique("cat")
+        try await client.execute(uri: "/v1/categories", method: .post, headers: IdentityTests.bearer(admin),
+                                 body: IdentityTests.json(["slug": category, "name": "C"])) { #expect($0.status == .created) }
+        return (admin, category)
+    }
+
+    /// A registered provider, online in `category` at `offsetLat` degrees north of (38.72, -9.14).
+    static func onlineProvider(_ client: some TestClientProtocol, index: ProviderPresenceIndex, category: String, offsetLat: Double) async throws -> IdentityTests.Tokens {
+        let provider = try await IdentityTests.register(client, email: IdentityTests.email(), role: "provider")
+        try await index.apply(DispatchEvents.AvailabilityChanged(providerId: provider.user.id, online: true, categories: [category], at: Date()))
+        try await index.apply(DispatchEvents.LocationUpdated(providerId: provider.user.id, lat: 38.72 + offsetLat, lng: -9.14, at: Date()))
+        return provider
+    }
+
+    /// The `request.created` event of a request, as its outbox entry holds it (a Kafka redelivery).
+    static func createdEvent(_ h: Harness, requestID: String) async throws -> EventEnvelope {
+        let entry = try #require(try await h.platform.mongo.collection(Outbox.collection, as: OutboxEntry.self)
+            .findOne(["type": "marketplace.request.created.v1", "aggregateId": .string(requestID)]))
+        return EventEnvelope(id: entry.eventId, source: entry.source, type: EventType(rawValue: entry.type), time: entry.time,
+                             aggregateID: entry.aggregateId, data: Array(entry.data), traceparent: entry.traceparent)
+    }
+
     static func close(_ h: Harness) async {
         try? await h.platform.admin.deleteTopic(h.dispatch.locationsTopic)
         await h.platform.close()
@@ -230,9 +255,7 @@ struct ServiceRequestTests {
     func requests() async throws {
         let h = try await DispatchTests.harness()
         try await h.app.test(.router) { client in
-            let admin = try await IdentityAccountTests.admin(IdentityTests.Harness(platform: h.platform, service: h.identity, app: h.app), client)
-            let category = TestServers.unique("cat")
-            try await client.execute(uri: "/v1/categories", method: .post, headers: T.bearer(admin), body: T.json(["slug": category, "name": "Cat"])) { #expect($0.status == .created) }
+            let (admin, category) = try await DispatchTests.adminAndCategory(h, client)
             let customer = try await T.register(client, email: T.email())
             let other = try await T.register(client, email: T.email())
             let provider = try await T.register(client, email: T.email(), role: "provider")
@@ -318,17 +341,13 @@ struct OfferTests {
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             try await h.app.test(.router) { client in
-                let admin = try await IdentityAccountTests.admin(IdentityTests.Harness(platform: h.platform, service: h.identity, app: h.app), client)
-                let category = TestServers.unique("cat")
-                try await client.execute(uri: "/v1/categories", method: .post, headers: T.bearer(admin), body: T.json(["slug": category, "name": "C"])) { #expect($0.status == .created) }
+                let (_, category) = try await DispatchTests.adminAndCategory(h, client)
                 var providers: [IdentityTests.Tokens] = []
                 for offset in [0.005, 0.01] {
-                    let provider = try await T.register(client, email: T.email(), role: "provider")
+                    let provider = try await DispatchTests.onlineProvider(client, index: index, category: category, offsetLat: offset)
                     var profile = IdentityAccountTests.profile
                     profile["categories"] = [category]
                     try await client.execute(uri: "/v1/providers/me/profile", method: .put, headers: T.bearer(provider.accessToken), body: T.json(profile)) { #expect($0.status == .ok) }
-                    try await index.apply(DispatchEvents.AvailabilityChanged(providerId: provider.user.id, online: true, categories: [category], at: Date()))
-                    try await index.apply(DispatchEvents.LocationUpdated(providerId: provider.user.id, lat: 38.72 + offset, lng: -9.14, at: Date()))
                     providers.append(provider)
                 }
                 let customer = try await T.register(client, email: T.email())
@@ -379,11 +398,7 @@ struct OfferTests {
                 #expect(jobs.count == 1 && jobs.first?.providerId == providers[winner].user.id && jobs.first?.status == .assigned)
 
                 // Kafka redelivers request.created: the inbox keeps the offers as they were.
-                let entry = try #require(try await h.platform.mongo.collection(Outbox.collection, as: OutboxEntry.self)
-                    .findOne(["type": "marketplace.request.created.v1", "aggregateId": .string(request.id)]))
-                let redelivered = EventEnvelope(id: entry.eventId, source: entry.source, type: EventType(rawValue: entry.type), time: entry.time,
-                                                aggregateID: entry.aggregateId, data: Array(entry.data), traceparent: entry.traceparent)
-                try await h.dispatch.dispatch(redelivered, index: index)
+                try await h.dispatch.dispatch(try await DispatchTests.createdEvent(h, requestID: request.id), index: index)
                 #expect(try await h.platform.mongo.collection("offers", as: Offer.self).count(["requestId": .string(request.id)]) == 2)
             }
             await group.triggerGracefulShutdown()
@@ -406,27 +421,18 @@ struct WaveTests {
                                        policy: DispatchPolicy(waveSize: 3, firstRadiusKm: 10, maxRadiusKm: 40, offerLifetime: 20, deadline: 60))
         let index = ProviderPresenceIndex(redis: h.platform.redis)
         try await h.app.test(.router) { client in
-            let admin = try await IdentityAccountTests.admin(IdentityTests.Harness(platform: h.platform, service: h.identity, app: h.app), client)
-            let category = TestServers.unique("cat")
-            try await client.execute(uri: "/v1/categories", method: .post, headers: T.bearer(admin), body: T.json(["slug": category, "name": "C"])) { #expect($0.status == .created) }
+            let (_, category) = try await DispatchTests.adminAndCategory(h, client)
             // Near: 1 km; far: ~15 km (outside the first 10 km wave, inside the second 20 km one).
             var providers: [IdentityTests.Tokens] = []
             for offset in [0.009, 0.135] {
-                let provider = try await T.register(client, email: T.email(), role: "provider")
-                try await index.apply(DispatchEvents.AvailabilityChanged(providerId: provider.user.id, online: true, categories: [category], at: Date()))
-                try await index.apply(DispatchEvents.LocationUpdated(providerId: provider.user.id, lat: 38.72 + offset, lng: -9.14, at: Date()))
-                providers.append(provider)
+                providers.append(try await DispatchTests.onlineProvider(client, index: index, category: category, offsetLat: offset))
             }
             let customer = try await T.register(client, email: T.email())
             let request: ServiceRequestView = try await client.execute(uri: "/v1/requests", method: .post, headers: T.bearer(customer.accessToken), body: T.json([
                 "categoryId": category, "location": ["lat": 38.72, "lng": -9.14], "address": "Rua 1", "description": "Leak"])) { response throws in
                 try JSONDecoder.iso.decode(ServiceRequestView.self, from: response.body)
             }
-            let entry = try #require(try await h.platform.mongo.collection(Outbox.collection, as: OutboxEntry.self)
-                .findOne(["type": "marketplace.request.created.v1", "aggregateId": .string(request.id)]))
-            let created = EventEnvelope(id: entry.eventId, source: entry.source, type: EventType(rawValue: entry.type), time: entry.time,
-                                        aggregateID: entry.aggregateId, data: Array(entry.data), traceparent: entry.traceparent)
-            try await dispatch.dispatch(created, index: index)
+            try await dispatch.dispatch(try await DispatchTests.createdEvent(h, requestID: request.id), index: index)
             let offers = h.platform.mongo.collection("offers", as: Offer.self)
             func statuses() async throws -> [String: Offer.Status] {
                 Dictionary(uniqueKeysWithValues: try await offers.find(["requestId": .string(request.id)]).map { ($0.providerId, $0.status) })

@@ -24,16 +24,7 @@ public final class KafkaAdmin: Sendable {
         timeoutMillis = Int32(timeout.components.seconds * 1000)
     }
 
-    /// rd_kafka_destroy blocks while it closes broker connections, and the last reference may be
-    /// dropped on the cooperative pool: destroy on a thread of its own.
-    deinit {
-        let handle = self.handle
-        let thread = Thread {
-            setCurrentThreadName("kafka-destroy")
-            rd_kafka_destroy(handle.pointer)
-        }
-        thread.start()
-    }
+    deinit { rd_kafka_destroy(handle.pointer) }
 
     /// Every topic the cluster knows, with its partition count (internal topics left out).
     public func listTopics() async throws -> [KafkaTopicDescription] {

@@ -133,6 +133,17 @@ public enum OpenAPIDocument {
                                                          parameters: [idParameter], responses: merge(ok("Acceptance"), problems(["401", "403", "404", "409"])))],
             "/v1/offers/{id}/decline": ["post": operation("Decline an offer", tag: "offers", secured: true, parameters: [idParameter],
                                                           responses: merge(ok("Offer"), problems(["401", "403", "404", "409"])))],
+            "/v1/jobs": ["get": operation("My jobs, as client or provider, newest first", tag: "jobs", secured: true, parameters: [
+                query("active", ["type": "boolean"], "true: open jobs only; false: completed or cancelled only"),
+            ], responses: merge(ok("Jobs"), problems(["400", "401"])))],
+            "/v1/jobs/{id}": ["get": operation("A job (its client, its provider, admins)", tag: "jobs", secured: true, parameters: [idParameter],
+                                               responses: merge(ok("Job"), problems(["401", "404"])))],
+            "/v1/jobs/{id}/status": ["post": operation("The assigned provider moves the job one step: en_route, arrived, in_progress, completed",
+                                                       tag: "jobs", secured: true, requestBody: "JobStatusInput", parameters: [idParameter],
+                                                       responses: merge(ok("Job"), problems(["400", "401", "403", "404", "409", "422"])))],
+            "/v1/jobs/{id}/cancel": ["post": operation("Cancel an active job with a reason (client, provider or admin); a client cancelling after en_route owes the fee",
+                                                       tag: "jobs", secured: true, requestBody: "CancelRequest", parameters: [idParameter],
+                                                       responses: merge(ok("Job"), problems(["400", "401", "404", "409", "422"])))],
             "/v1/admin/users": ["get": operation("Find users (admin)", tag: "admin", secured: true, parameters: [
                 query("role", ["type": "string", "enum": ["admin", "provider", "client"]], "Only this role"),
                 query("status", ["type": "string", "enum": ["active", "suspended", "deleted"]], "Only this status"),
@@ -154,6 +165,8 @@ public enum OpenAPIDocument {
         let pricing = object(["currency": ["type": "string", "pattern": "^[A-Z]{3}$"], "hourlyRate": money, "minimumFee": money], required: ["currency", "hourlyRate"])
         let hours = object(["day": ["type": "integer", "minimum": 0, "maximum": 6], "start": string, "end": string], required: ["day", "start", "end"])
         let role: [String: Any] = ["type": "string", "enum": ["admin", "provider", "client"]]
+        let jobStatus: [String: Any] = ["type": "string", "enum": ["assigned", "en_route", "arrived", "in_progress", "completed", "cancelled"]]
+        let actor: [String: Any] = ["type": "string", "enum": ["client", "provider", "admin"]]
         let user = object(["id": string, "email": string, "name": string, "role": role,
                            "status": ["type": "string", "enum": ["active", "suspended", "deleted"]], "phone": string, "avatarURL": string,
                            "addresses": ["type": "array", "items": address], "createdAt": ["type": "string", "format": "date-time"]],
@@ -213,6 +226,16 @@ public enum OpenAPIDocument {
                             required: ["id", "requestId", "categoryId", "wave", "distanceKm", "status", "expiresAt"]),
             "Offers": ["type": "array", "items": ref("Offer")],
             "Acceptance": object(["offer": ref("Offer"), "jobId": string], required: ["offer", "jobId"]),
+            "JobStatusInput": object(["status": ["type": "string", "enum": ["en_route", "arrived", "in_progress", "completed"]]], required: ["status"]),
+            "Job": object(["id": string, "requestId": string, "clientId": string, "providerId": string, "categoryId": string,
+                           "status": jobStatus,
+                           "timeline": ["type": "array", "items": object(["status": jobStatus, "at": ["type": "string", "format": "date-time"],
+                                                                          "by": actor], required: ["status", "at", "by"])],
+                           "cancelledBy": actor, "cancellationReason": string,
+                           "cancellationFee": object(["amount": money, "currency": string], required: ["amount", "currency"]),
+                           "createdAt": ["type": "string", "format": "date-time"], "updatedAt": ["type": "string", "format": "date-time"]],
+                          required: ["id", "requestId", "clientId", "providerId", "status", "timeline", "createdAt", "updatedAt"]),
+            "Jobs": ["type": "array", "items": ref("Job")],
             "UserPage": object(["items": ["type": "array", "items": ref("User")], "total": ["type": "integer"], "page": ["type": "integer"],
                                 "limit": ["type": "integer"]], required: ["items", "total", "page", "limit"]),
         ]

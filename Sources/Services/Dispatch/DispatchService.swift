@@ -28,11 +28,15 @@ public final class DispatchService: Sendable {
     /// Prepended to topic names (test runs, shared brokers).
     let topicPrefix: String
     public let policy: DispatchPolicy
+    public let cancellation: CancellationPolicy
+    public let ranking: Ranking
     var categories: MongoCollection<ServiceCategory> { mongo.collection("categories", as: ServiceCategory.self) }
 
     public init(mongo: MongoClient, publisher: any EventPublisher, directory: any ProviderDirectory, topicPrefix: String = "",
-                policy: DispatchPolicy = .init()) {
+                policy: DispatchPolicy = .init(), cancellation: CancellationPolicy = .init(), ranking: Ranking = .init()) {
+        self.ranking = ranking
         self.policy = policy
+        self.cancellation = cancellation
         self.mongo = mongo
         self.publisher = publisher
         self.directory = directory
@@ -120,6 +124,7 @@ public final class DispatchService: Sendable {
         try await categories.createIndexes([MongoIndex(name: "status_name", keys: ["status": 1, "name": 1])])
         try await requests.createIndexes(Self.requestIndexes)
         try await offers.createIndexes(Self.offerIndexes)
+        try await jobs.createIndexes(Self.jobIndexes)
         try await states.createIndexes([MongoIndex(name: "due", keys: ["status": 1, "nextWaveAt": 1])])
         try await Outbox.prepare(mongo)
     }

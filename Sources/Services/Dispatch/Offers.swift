@@ -7,8 +7,7 @@ import MarketplaceMongo
 /// The first wave of offers for a new request (later waves: Waves.swift), and accepting or
 /// declining an offer.
 ///
-/// Ranking (documented score, lower is better): distance in km. Rating, acceptance rate and price
-/// against the budget join the score when those signals exist (reviews are not built yet).
+/// Candidates and their ranking: Candidates.swift and Domain/Ranking.swift.
 extension DispatchService {
     static let offersCollection = "offers"
     static let jobsCollection = "jobs"
@@ -26,11 +25,12 @@ extension DispatchService {
     /// category. Applied through the inbox, so a redelivered event offers nobody twice.
     public func dispatch(_ event: EventEnvelope, index: ProviderPresenceIndex) async throws {
         let created = try event.decode(DispatchEvents.RequestCreated.self)
-        let candidates = try await index.nearby(category: created.categoryId, at: Coordinates(lat: created.lat, lng: created.lng),
-                                                radiusKm: policy.firstRadiusKm, limit: policy.waveSize)
         let now = Date()
+        let budget = created.budgetMoney
+        let candidates = try await self.candidates(category: created.categoryId, at: Coordinates(lat: created.lat, lng: created.lng),
+                                                   radiusKm: policy.firstRadiusKm, budget: budget, excluding: [], index: index, now: now)
         let state = DispatchState(_id: created.requestId, clientId: created.clientId, categoryId: created.categoryId, lat: created.lat, lng: created.lng,
-                                  wave: 1, radiusKm: policy.firstRadiusKm, offered: candidates.map(\.providerId),
+                                  budget: budget, wave: 1, radiusKm: policy.firstRadiusKm, offered: candidates.map(\.providerId),
                                   nextWaveAt: now.addingTimeInterval(policy.offerLifetime), deadline: now.addingTimeInterval(policy.deadline), status: "active")
         let wave = makeOffers(candidates, requestID: created.requestId, clientID: created.clientId, categoryID: created.categoryId, wave: 1, now: now)
         let events = try wave.map { try Self.offerEvent(DispatchEvents.offerSent, $0, traceparent: event.traceparent) }
@@ -45,6 +45,7 @@ extension DispatchService {
                 try collection.insert(offer)
                 try Outbox.append(event, to: topic, in: session)
             }
+            try Self.count(offered: wave.map(\.providerId), in: session)
         }
     }
 
@@ -56,6 +57,12 @@ extension DispatchService {
                   categoryId: categoryID, wave: wave, distanceKm: candidate.distanceKm, status: .pending,
                   expiresAt: now.addingTimeInterval(policy.offerLifetime), createdAt: now)
         }
+    }
+
+    /// Counts an offer for each provider (the acceptance rate's denominator).
+    static func count(offered providers: [String], in session: MongoSession) throws {
+        let stats = session.collection(providerStatsCollection, as: ProviderOfferStats.self)
+        for provider in providers { try stats.updateOne(["_id": .string(provider)], ["$inc": ["offered": 1]], upsert: true) }
     }
 
     /// An event about an offer (sent, accepted, withdrawn, expired), keyed by its request.
@@ -96,8 +103,8 @@ extension DispatchService {
                                          traceparent: traceparent)
         let won: Bool = try await mongo.withTransaction { session in
             let requests = session.collection(Self.requestsCollection, as: ServiceRequest.self)
-            guard try requests.findOneAndUpdate(["_id": .string(offer.requestId), "status": "searching"],
-                                                ["$set": ["status": "assigned", "providerId": .string(offer.providerId), "jobId": .string(jobID), "updatedAt": .date(now)]]) != nil else {
+            guard let request = try requests.findOneAndUpdate(["_id": .string(offer.requestId), "status": "searching"],
+                                                              ["$set": ["status": "assigned", "providerId": .string(offer.providerId), "jobId": .string(jobID), "updatedAt": .date(now)]]) else {
                 return false
             }
             let offers = session.collection(Self.offersCollection, as: Offer.self)
@@ -110,7 +117,11 @@ extension DispatchService {
                 try Outbox.append(try Self.offerEvent(DispatchEvents.offerWithdrawn, other, traceparent: traceparent), to: offersTopic, in: session)
             }
             try session.collection(Self.jobsCollection, as: Job.self).insert(
-                Job(_id: jobID, requestId: offer.requestId, clientId: offer.clientId, providerId: offer.providerId, status: .assigned, createdAt: now, updatedAt: now))
+                Job(_id: jobID, requestId: offer.requestId, clientId: offer.clientId, providerId: offer.providerId, categoryId: offer.categoryId,
+                    budget: request.budget, status: .assigned, timeline: [Job.Step(status: .assigned, at: now, by: .provider)],
+                    createdAt: now, updatedAt: now))
+            try session.collection(Self.providerStatsCollection, as: ProviderOfferStats.self)
+                .updateOne(["_id": .string(offer.providerId)], ["$inc": ["accepted": 1]], upsert: true)
             try Outbox.append(accepted, to: offersTopic, in: session)
             try Outbox.append(assigned, to: jobsTopic, in: session)
             return true

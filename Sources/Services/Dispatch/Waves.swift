@@ -29,6 +29,7 @@ struct DispatchState: Codable, Sendable {
     var categoryId: String
     var lat: Double
     var lng: Double
+    var budget: Money?
     var wave: Int
     var radiusKm: Double
     var offered: [String]
@@ -58,10 +59,8 @@ extension DispatchService {
         let radius = min(state.radiusKm * 2, policy.maxRadiusKm)
         var next: [ProviderPresenceIndex.Nearby] = []
         if !pastDeadline {
-            next = try await index.nearby(category: state.categoryId, at: Coordinates(lat: state.lat, lng: state.lng), radiusKm: radius,
-                                          limit: policy.waveSize + state.offered.count, now: now)
-                .filter { !state.offered.contains($0.providerId) }
-                .prefix(policy.waveSize).map { $0 }
+            next = try await candidates(category: state.categoryId, at: Coordinates(lat: state.lat, lng: state.lng), radiusKm: radius,
+                                        budget: state.budget, excluding: Set(state.offered), index: index, now: now)
         }
         let wave = state.wave + 1
         let offers = makeOffers(next, requestID: state._id, clientID: state.clientId, categoryID: state.categoryId, wave: wave, now: now)
@@ -94,6 +93,7 @@ extension DispatchService {
                 try offerCollection.insert(offer)
                 try Outbox.append(try Self.offerEvent(DispatchEvents.offerSent, offer), to: offersTopic, in: session)
             }
+            try Self.count(offered: offers.map(\.providerId), in: session)
             try states.updateOne(["_id": .string(state._id)], ["$set": [
                 "radiusKm": .double(radius), "nextWaveAt": .date(min(now.addingTimeInterval(offerLifetime), state.deadline)),
                 "offered": .array((state.offered + offers.map(\.providerId)).map { .string($0) })]])

@@ -1,5 +1,6 @@
 import Foundation
 import MarketplaceDomain
+import MarketplaceMongo
 
 /// Events about providers' presence, on `marketplace.provider-locations.v1`, keyed by provider.
 public enum DispatchEvents {
@@ -20,6 +21,21 @@ public enum DispatchEvents {
     public static let requestUnfulfilled: EventType = "marketplace.request.unfulfilled.v1"
     public static let jobsTopic = "marketplace.jobs.v1"
     public static let jobAssigned: EventType = "marketplace.job.assigned.v1"
+    /// Every transition after `assigned`, cancellations included (realtime, notifications, analytics).
+    public static let jobStatusChanged: EventType = "marketplace.job.status-changed.v1"
+
+    public struct JobStatusChanged: Codable, Sendable, Equatable {
+        public var jobId: String
+        public var requestId: String
+        public var clientId: String
+        public var providerId: String
+        public var from: Job.Status
+        public var to: Job.Status
+        public var by: JobActor
+        public var reason: String?
+        public var fee: Money?
+        public var at: Date
+    }
 
     public struct OfferEvent: Codable, Sendable, Equatable {
         public var offerId: String
@@ -44,6 +60,12 @@ public enum DispatchEvents {
         public var scheduledFor: Date?
         public var budget: String?
         public var currency: String?
+
+        /// The budget as money, when the request has one.
+        public var budgetMoney: Money? {
+            guard let budget, let currency, let amount = Decimal128(budget) else { return nil }
+            return Money(amount: amount, currency: currency)
+        }
     }
 
     public struct RequestCancelled: Codable, Sendable, Equatable {

@@ -7,10 +7,7 @@ import MarketplaceMongo
 public struct ServiceRequest: Codable, Sendable, Equatable {
     public enum Status: String, Codable, Sendable { case searching, assigned, cancelled, unfulfilled }
 
-    public struct Budget: Codable, Sendable, Equatable {
-        public var amount: Decimal128
-        public var currency: String
-    }
+    public typealias Budget = Money
 
     public var _id: String
     public var clientId: String

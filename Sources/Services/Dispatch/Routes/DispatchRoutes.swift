@@ -6,6 +6,7 @@ import MarketplaceHTTP
 public enum DispatchRoutes {
     struct AvailabilityRequest: Decodable { var online: Bool }
     struct CancelRequest: Decodable { var reason: String? }
+    struct StatusRequest: Decodable { var status: String }
 
     public static func register(on router: Router<AppRequestContext>, service: DispatchService, search: ProviderSearch) {
         router.get("/v1/providers") { request, _ in
@@ -74,6 +75,34 @@ public enum DispatchRoutes {
         router.post("/v1/offers/{id}/decline") { _, context in
             let caller = try context.requireCaller()
             return try jsonResponse(try await service.declineOffer(caller, offerID: try context.parameters.require("id")))
+        }
+
+        let jobs = router.group("/v1/jobs")
+        jobs.get { request, context in
+            let caller = try context.requireCaller()
+            let active = try request.uri.queryParameters.get("active").map { text -> Bool in
+                guard let value = Bool(text) else { throw Problem.invalidParameter("active", "true or false") }
+                return value
+            }
+            return try jsonResponse(try await service.myJobs(caller, active: active))
+        }
+        jobs.get("/{id}") { _, context in
+            try jsonResponse(try await service.job(try context.requireCaller(), id: try context.parameters.require("id")))
+        }
+        jobs.post("/{id}/status") { request, context in
+            let caller = try context.requireCaller()
+            let body = try await request.decodeJSON(StatusRequest.self, context: context)
+            guard let target = Job.Status(rawValue: body.status), target != .cancelled, target != .assigned else {
+                throw Problem.validation("status: en_route, arrived, in_progress or completed (cancel with POST /v1/jobs/{id}/cancel)")
+            }
+            return try jsonResponse(try await service.advanceJob(caller, id: try context.parameters.require("id"), to: target,
+                                                                 traceparent: request.traceparent))
+        }
+        jobs.post("/{id}/cancel") { request, context in
+            let caller = try context.requireCaller()
+            let body = try await request.decodeJSON(CancelRequest.self, context: context)
+            return try jsonResponse(try await service.cancelJob(caller, id: try context.parameters.require("id"), reason: body.reason,
+                                                                traceparent: request.traceparent))
         }
 
         router.put("/v1/providers/me/availability") { request, context in

@@ -1,0 +1,49 @@
+import Foundation
+import MarketplaceMongo
+
+/// Who gets the next wave of offers: online providers of the category within the radius (Redis
+/// GEO index), minus those already offered this request and those busy on an active job, ranked
+/// by the documented score (Domain/Ranking.swift) with their rating, price and acceptance rate.
+extension DispatchService {
+    static let providerStatsCollection = "provider_offer_stats"
+
+    /// Offers received and accepted per provider, counted in the same transactions that create
+    /// and accept offers (exact, unlike counters kept beside the database).
+    struct ProviderOfferStats: Codable, Sendable {
+        var _id: String
+        var offered: Int?
+        var accepted: Int?
+    }
+
+    struct RankingProfile: Codable, Sendable {
+        struct Pricing: Codable, Sendable { var currency: String; var hourlyRate: Decimal128 }
+        var _id: String
+        var pricing: Pricing?
+        var rating: Double?
+    }
+
+    func candidates(category: String, at point: Coordinates, radiusKm: Double, budget: Money?, excluding: Set<String>,
+                    index: ProviderPresenceIndex, now: Date) async throws -> [ProviderPresenceIndex.Nearby] {
+        // Over-fetch: some of the nearest may be excluded or busy, and ranking may reorder them.
+        let nearby = try await index.nearby(category: category, at: point, radiusKm: radiusKm,
+                                            limit: policy.waveSize * 4 + excluding.count, now: now)
+            .filter { !excluding.contains($0.providerId) }
+        guard !nearby.isEmpty else { return [] }
+        let ids = BSONValue.array(nearby.map { .string($0.providerId) })
+        async let profiles = mongo.collection("provider_profiles", as: RankingProfile.self).find(["_id": ["$in": ids]])
+        async let stats = mongo.collection(Self.providerStatsCollection, as: ProviderOfferStats.self).find(["_id": ["$in": ids]])
+        async let busy = jobs.find(["providerId": ["$in": ids], "status": ["$in": .array(Job.Status.active.map { .string($0.rawValue) })]])
+        let profileByID = Dictionary(try await profiles.map { ($0._id, $0) }, uniquingKeysWith: { first, _ in first })
+        let statsByID = Dictionary(try await stats.map { ($0._id, $0) }, uniquingKeysWith: { first, _ in first })
+        let busyIDs = Set(try await busy.map(\.providerId))
+        let signals = nearby.filter { !busyIDs.contains($0.providerId) }.map { provider in
+            let profile = profileByID[provider.providerId]
+            let stat = statsByID[provider.providerId]
+            return CandidateSignals(providerId: provider.providerId, distanceKm: provider.distanceKm, rating: profile?.rating,
+                                    acceptanceRate: Ranking.acceptanceRate(offered: stat?.offered ?? 0, accepted: stat?.accepted ?? 0),
+                                    hourlyRate: profile?.pricing?.hourlyRate.decimal, currency: profile?.pricing?.currency)
+        }
+        let byID = Dictionary(nearby.map { ($0.providerId, $0) }, uniquingKeysWith: { first, _ in first })
+        return ranking.rank(signals, radiusKm: radiusKm, budget: budget).prefix(policy.waveSize).compactMap { byID[$0.providerId] }
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+import MarketplaceDomain
+import MarketplaceHTTP
+import MarketplaceMessaging
+import MarketplaceMongo
+
+/// Jobs after `assigned`: the assigned provider advances them one step at a time; the client or
+/// the provider cancels them (with a reason; the fee policy decides what the client owes).
+/// Every transition is a compare-and-set on the job's status and writes its event to the outbox
+/// in the same transaction, so two concurrent moves cannot both win and no event is lost.
+extension DispatchService {
+    var jobs: MongoCollection<Job> { mongo.collection(Self.jobsCollection, as: Job.self) }
+
+    static let jobIndexes = [
+        MongoIndex(name: "provider_status", keys: ["providerId": 1, "status": 1]),
+        MongoIndex(name: "client_created", keys: ["clientId": 1, "createdAt": -1]),
+    ]
+
+    /// The job, for its client, its provider or an admin; 404 for anyone else.
+    public func job(_ caller: Caller, id: String) async throws -> JobView {
+        try await visibleJob(caller, id: id).view
+    }
+
+    private func visibleJob(_ caller: Caller, id: String) async throws -> Job {
+        guard let job = try await jobs.findOne(["_id": .string(id)]),
+              caller.role == .admin || job.clientId == caller.userID || job.providerId == caller.userID else {
+            throw Problem.notFound("job '\(id)'")
+        }
+        return job
+    }
+
+    /// The caller's jobs (as client or as provider), newest first; `active` keeps only open ones.
+    public func myJobs(_ caller: Caller, active: Bool?, limit: Int = 50) async throws -> [JobView] {
+        let side = caller.role == .provider ? "providerId" : "clientId"
+        var filter: BSONDocument = [side: .string(caller.userID)]
+        if let active {
+            let statuses = Job.Status.active.map { BSONValue.string($0.rawValue) }
+            filter["status"] = active ? ["$in": .array(statuses)] : ["$nin": .array(statuses)]
+        }
+        return try await jobs.find(filter, options: FindOptions(sort: ["createdAt": -1, "_id": 1], limit: limit)).map(\.view)
+    }
+
+    /// The assigned provider moves the job to the next status. Anything but the next step is 409
+    /// `invalid_transition`; other callers get 403 (the client) or 404 (strangers).
+    public func advanceJob(_ caller: Caller, id: String, to target: Job.Status, traceparent: String?) async throws -> JobView {
+        let job = try await visibleJob(caller, id: id)
+        guard caller.userID == job.providerId else {
+            throw Problem(status: .forbidden, code: "not_assigned_provider", title: "Only the job's provider advances it")
+        }
+        guard job.status.next == target else {
+            throw Problem.conflict("invalid_transition", "a job that is \(job.status.rawValue) cannot become \(target.rawValue)"
+                                   + (job.status.next.map { " (next: \($0.rawValue))" } ?? ""))
+        }
+        return try await transition(job, to: target, by: .provider, reason: nil, fee: nil, traceparent: traceparent)
+    }
+
+    /// The client or the provider (or an admin) cancels an active job, with a reason.
+    public func cancelJob(_ caller: Caller, id: String, reason: String?, traceparent: String?) async throws -> JobView {
+        let job = try await visibleJob(caller, id: id)
+        let actor: JobActor = caller.userID == job.providerId ? .provider : caller.userID == job.clientId ? .client : .admin
+        guard let reason = reason?.trimmingCharacters(in: .whitespacesAndNewlines), (1...500).contains(reason.count) else {
+            throw Problem.validation("reason: 1 to 500 characters")
+        }
+        guard job.status.isActive else {
+            throw Problem.conflict("invalid_transition", "a job that is \(job.status.rawValue) cannot be cancelled")
+        }
+        let fee = cancellation.fee(cancelledBy: actor, from: job.status, budget: job.budget)
+        return try await transition(job, to: .cancelled, by: actor, reason: reason, fee: fee, traceparent: traceparent)
+    }
+
+    private func transition(_ job: Job, to target: Job.Status, by actor: JobActor, reason: String?, fee: Money?,
+                            traceparent: String?) async throws -> JobView {
+        let now = Date()
+        let change = DispatchEvents.JobStatusChanged(jobId: job._id, requestId: job.requestId, clientId: job.clientId, providerId: job.providerId,
+                                                     from: job.status, to: target, by: actor, reason: reason, fee: fee, at: now)
+        let event = try EventEnvelope(source: DispatchEvents.source, type: DispatchEvents.jobStatusChanged, aggregateID: job._id,
+                                      payload: change, traceparent: traceparent)
+        var set: BSONDocument = ["status": .string(target.rawValue), "updatedAt": .date(now)]
+        if target == .cancelled {
+            set["cancelledBy"] = .string(actor.rawValue)
+            if let reason { set["cancellationReason"] = .string(reason) }
+            if let fee { set["cancellationFee"] = try BSONEncoder().encodeValue(fee) }
+        }
+        let step = try BSONEncoder().encodeValue(Job.Step(status: target, at: now, by: actor))
+        let (jobsTopic, requestsTopic) = (self.jobsTopic, self.requestsTopic)
+        let updated: Job? = try await mongo.withTransaction { [set] session in
+            guard let updated = try session.collection(Self.jobsCollection, as: Job.self)
+                .findOneAndUpdate(["_id": .string(job._id), "status": .string(job.status.rawValue)], ["$set": .document(set), "$push": ["timeline": step]]) else {
+                return nil  // someone else moved it first
+            }
+            try Outbox.append(event, to: jobsTopic, in: session)
+            if target == .cancelled {
+                // The request is over too; its own event tells request-side consumers.
+                try session.collection(Self.requestsCollection, as: ServiceRequest.self).updateOne(
+                    ["_id": .string(job.requestId), "status": "assigned"],
+                    ["$set": ["status": "cancelled", "cancellationReason": .string(reason ?? ""), "updatedAt": .date(now)]])
+                try Outbox.append(try EventEnvelope(source: DispatchEvents.source, type: DispatchEvents.requestCancelled, aggregateID: job.requestId,
+                                                    payload: DispatchEvents.RequestCancelled(requestId: job.requestId, clientId: job.clientId, reason: reason),
+                                                    traceparent: traceparent), to: requestsTopic, in: session)
+            }
+            return updated
+        }
+        guard let updated else {
+            throw Problem.conflict("invalid_transition", "the job changed meanwhile; read it again")
+        }
+        return updated.view
+    }
+}

@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.0"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.0"),
     ],
     targets: [
         // C libraries, linked through pkg-config.
@@ -85,9 +86,19 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/Services/Dispatch", swiftSettings: strict),
 
+        // The WebSocket gateway (Centrifugo client protocol v2) and the bridge from domain events.
+        .target(name: "MarketplaceRealtime", dependencies: [
+            "MarketplaceDomain", "MarketplaceKafka", "MarketplaceMongo", "MarketplaceRedis", "MarketplaceMessaging", "MarketplaceHTTP",
+            "MarketplaceDispatch",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], path: "Sources/Services/Realtime", swiftSettings: strict),
+
         .target(name: "MarketplacePlatform", dependencies: [
             "MarketplaceDomain", "MarketplaceKafka", "MarketplaceMongo", "MarketplaceRedis", "MarketplaceMessaging",
-            "MarketplaceHTTP", "MarketplaceIdentity", "MarketplaceDispatch",
+            "MarketplaceHTTP", "MarketplaceIdentity", "MarketplaceDispatch", "MarketplaceRealtime",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Configuration", package: "swift-configuration"),
@@ -108,7 +119,9 @@ let package = Package(
         .testTarget(name: "MarketplaceTests", dependencies: [
             "MarketplaceDomain", "MarketplaceKafka", "MarketplaceMongo", "MarketplaceRedis",
             "MarketplaceMessaging", "MarketplacePlatform", "MarketplaceHTTP", "MarketplaceIdentity", "MarketplaceDispatch",
+            "MarketplaceRealtime",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "JWTKit", package: "jwt-kit"),

@@ -19,12 +19,18 @@ public struct PlatformConfiguration: Sendable {
     public var redisPoolSize: Int
     public var httpHost: String
     public var httpPort: Int
+    /// The realtime gateway's WebSocket listener (`worker realtime-gateway`).
+    public var realtimeHost: String
+    public var realtimePort: Int
     public var logLevel: Logger.Level
 
     public init(kafkaBrokers: String = "127.0.0.1:9092", kafkaTopicPrefix: String = "",
                 mongoURI: String = MongoConfiguration().uri, mongoDatabase: String = "marketplace", mongoPoolSize: Int = 8,
                 redisHost: String = "127.0.0.1", redisPort: Int = 6379, redisPoolSize: Int = 8,
-                httpHost: String = "127.0.0.1", httpPort: Int = 8080, logLevel: Logger.Level = .info) {
+                httpHost: String = "127.0.0.1", httpPort: Int = 8080, realtimeHost: String = "127.0.0.1", realtimePort: Int = 8001,
+                logLevel: Logger.Level = .info) {
+        self.realtimeHost = realtimeHost
+        self.realtimePort = realtimePort
         self.kafkaBrokers = kafkaBrokers
         self.kafkaTopicPrefix = kafkaTopicPrefix
         self.mongoURI = mongoURI
@@ -120,6 +126,8 @@ extension PlatformConfiguration {
         redisPoolSize = try integer("redis.pool.size", defaults.redisPoolSize, in: 1...256)
         httpHost = try string("http.host", defaults.httpHost)
         httpPort = try integer("http.port", defaults.httpPort, in: 0...65535)
+        realtimeHost = try string("realtime.host", defaults.realtimeHost)
+        realtimePort = try integer("realtime.port", defaults.realtimePort, in: 0...65535)
         let level = try string("log.level", "info")
         guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
             throw ConfigurationError(key: "log.level", value: level, reason: "expected one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")

@@ -6,6 +6,7 @@ import MarketplaceHTTP
 import MarketplaceKafka
 import MarketplaceIdentity
 import MarketplaceMessaging
+import MarketplaceRealtime
 import Metrics
 import Prometheus
 import ServiceLifecycle
@@ -17,6 +18,10 @@ public enum WorkerName: String, CaseIterable, Sendable {
     case providerLocations = "provider-locations"
     /// Dispatch: offers new service requests to nearby providers.
     case dispatch = "dispatch"
+    /// Realtime: domain events (offers, jobs) to channel publications and revocations.
+    case realtimeBridge = "realtime-bridge"
+    /// Realtime: the WebSocket gateway on `realtime.port` (Centrifugo client protocol v2).
+    case realtimeGateway = "realtime-gateway"
 }
 
 /// Builds and runs a process: the platform's connections, the HTTP server (health, metrics and,
@@ -54,6 +59,15 @@ public enum PlatformRunner {
                                                          topics: [platform.configuration.kafkaTopicPrefix + DispatchEvents.requestsTopic]),
                     deadLetter: .init(producer: platform.producer, topic: platform.configuration.kafkaTopicPrefix + "marketplace.dead-letter.v1"),
                     logger: platform.logger.with(label: "dispatch.worker"))
+            case .realtimeBridge:
+                RealtimeBridge(publisher: RealtimePublisher(producer: platform.producer, topicPrefix: platform.configuration.kafkaTopicPrefix),
+                               kafka: platform.configuration.kafkaClient, topicPrefix: platform.configuration.kafkaTopicPrefix,
+                               deadLetter: .init(producer: platform.producer, topic: platform.configuration.kafkaTopicPrefix + "marketplace.dead-letter.v1"),
+                               logger: platform.logger.with(label: "realtime.bridge"))
+            case .realtimeGateway:
+                makeGateway(platform, configuration: RealtimeConfiguration(
+                    host: platform.configuration.realtimeHost, port: platform.configuration.realtimePort,
+                    topicPrefix: platform.configuration.kafkaTopicPrefix))
             }
         }
     }
@@ -77,6 +91,28 @@ public enum PlatformRunner {
             }
         }
         return router
+    }
+
+    /// A gateway node: tokens verified like the API does (live session), job access from the
+    /// Dispatch service's jobs, history and presence in Redis; /metrics on its own port too.
+    public static func makeGateway(_ platform: Platform, configuration: RealtimeConfiguration) -> RealtimeGateway {
+        RealtimeGateway(
+            configuration: configuration,
+            verifier: IdentityTokenVerifier(service: IdentityService(mongo: platform.mongo, redis: platform.redis)),
+            jobs: MongoJobAccessDirectory(mongo: platform.mongo),
+            history: ChannelHistory(redis: platform.redis, maxLength: configuration.historySize, ttl: configuration.historyTTL),
+            presence: PresenceStore(redis: platform.redis, ttl: configuration.presenceTTL),
+            publisher: RealtimePublisher(producer: platform.producer, topicPrefix: configuration.topicPrefix),
+            events: KafkaEventPublisher(producer: platform.producer),
+            kafka: platform.configuration.kafkaClient,
+            routes: { router in
+                router.get("/metrics") { _, _ in
+                    var buffer = [UInt8]()
+                    registry.emit(into: &buffer)
+                    return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+                }
+            },
+            logger: platform.logger.with(label: "realtime.gateway"))
     }
 
     public static func makeDispatch(_ platform: Platform) -> DispatchService {

@@ -1,4 +1,5 @@
 import Foundation
+import MarketplacePlatform
 import Testing
 import Yams
 
@@ -27,7 +28,7 @@ struct DeploymentFilesTests {
                 }
             }
         }
-        #expect(workerArgs == ["outbox-relay", "provider-locations", "dispatch"])
+        #expect(workerArgs == Set(WorkerName.allCases.map(\.rawValue)), "every worker has a Deployment")
     }
 
     @Test("the Prometheus rules and the Grafana dashboard parse and use metrics the platform exports")

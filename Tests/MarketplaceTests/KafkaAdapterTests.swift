@@ -87,6 +87,21 @@ struct KafkaAdapterTests {
         }
     }
 
+    @Test("close() waits for the handle to be destroyed even in a cancelled task (shutdown path)")
+    func closeInCancelledTask() async throws {
+        try await TestServers.withTopic { topic in
+            let consumer = try TestServers.consumer(topic: topic, group: TestServers.unique("g"))
+            let closing = Task {
+                withUnsafeCurrentTask { $0?.cancel() }
+                await consumer.close()
+                return consumer.isClosed
+            }
+            // Without this guarantee a consumer outlived its owner and librdkafka crashed on
+            // the metadata of its topic, deleted meanwhile (signal 11 in CI).
+            #expect(await closing.value, "close() returned before the poll thread destroyed the handle")
+        }
+    }
+
     @Test("a consumer stopped mid-stream resumes from its committed offset: nothing lost")
     func resumesFromCommittedOffset() async throws {
         try await TestServers.withTopic(partitions: 1) { topic in

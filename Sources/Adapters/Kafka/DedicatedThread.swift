@@ -16,7 +16,7 @@ func onDedicatedThread<T: Sendable>(_ name: String, _ body: @escaping @Sendable 
 
 /// A long-lived loop (a poll loop) on its own thread; `finished` resumes once the loop returned.
 final class LoopThread: Sendable {
-    private let done = AsyncStreamBox()
+    private let done = OneShotSignal()
 
     init(name: String, _ loop: @escaping @Sendable () -> Void) {
         let done = self.done
@@ -34,14 +34,32 @@ final class LoopThread: Sendable {
     func join() async { await done.wait() }
 }
 
-/// A one-shot signal that any number of tasks may await.
-final class AsyncStreamBox: Sendable {
-    private let stream: AsyncStream<Void>
-    private let continuation: AsyncStream<Void>.Continuation
+/// A one-shot signal that any number of tasks may await. Deliberately deaf to task
+/// cancellation: `close()` runs in cancelled tasks during shutdown, and returning before the
+/// poll thread has destroyed the handle let a consumer outlive its owner (librdkafka then
+/// crashed on the metadata of topics deleted meanwhile).
+final class OneShotSignal: Sendable {
+    private let state = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
-    init() { (stream, continuation) = AsyncStream.makeStream() }
-    func finish() { continuation.finish() }
-    func wait() async { for await _ in stream {} }
+    func finish() {
+        let waiters = state.withLock { state in
+            state.done = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let done = state.withLock { state in
+                if state.done { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
 }
 
 /// A shareable boolean (Atomic itself cannot be captured by escaping closures).

@@ -1,3 +1,4 @@
+import Foundation
 import CRdKafka
 
 /// Settings shared by producers, consumers and the admin client.
@@ -19,8 +20,10 @@ public struct KafkaClientConfiguration: Sendable {
     }
 
     var baseProperties: [(String, String)] {
+        // KAFKA_DEBUG turns on librdkafka's debug contexts (e.g. "metadata,cgrp") for diagnosis.
         [("bootstrap.servers", bootstrapServers), ("client.id", clientID),
          ("statistics.interval.ms", String(statisticsIntervalMillis))]
+            + (ProcessInfo.processInfo.environment["KAFKA_DEBUG"].map { [("debug", $0)] } ?? [])
     }
 }
 

@@ -72,6 +72,9 @@ public final class KafkaConsumer: @unchecked Sendable {
         (core.handovers.load(ordering: .relaxed), core.handedOver.load(ordering: .relaxed))
     }
 
+    /// True once the handle is destroyed (after `close()` returned, always).
+    public var isClosed: Bool { core.isClosed }
+
     /// Whether the consumer paused fetching because the handler fell behind.
     public var isPaused: Bool { core.paused }
 
@@ -126,6 +129,7 @@ final class ConsumerCore: Sendable {
     }
 
     private let state = Mutex(State())
+    var isClosed: Bool { !state.withLock { $0.handleAlive } }
     /// Offsets stored by handlers, handed to librdkafka by the poll thread.
     private let pendingOffsets = Mutex<[KafkaTopicPartition: Int64]>([:])
     private let delivering = Atomic<Bool>(true)

@@ -24,6 +24,7 @@ public enum RedisValue: Sendable, Hashable {
         }
     }
 
+    public var bytes: [UInt8]? { if case .bulk(let bytes) = self { bytes } else { nil } }
     public var double: Double? { string.flatMap { Double($0) } }
     public var array: [RedisValue]? { if case .array(let values) = self { values } else { nil } }
     public var isNull: Bool { self == .null }

@@ -104,6 +104,8 @@ public actor TokenService {
 
     /// Verifies signature, algorithm, kid, audience, issuer and expiry; 401 problems otherwise.
     func verify(_ token: String) async throws -> AccessClaims {
+        // A verifying-only instance (a realtime gateway node) never ran prepare(): load once.
+        if lastReload == .distantPast { try await reload() }
         do {
             return try await verifyOnce(token)
         } catch let error as JWTError where error.errorType == .unknownKID && Date().timeIntervalSince(lastReload) > 1 {

@@ -1,0 +1,60 @@
+/// The gateway's channels. A name is `<namespace>:<id>`; the namespace decides who may
+/// subscribe and publish (ChannelPolicy) and how publications are delivered.
+///
+/// - `user:<userId>`: that user only; offers, job status, notifications (services publish).
+/// - `job:<jobId>`: the job's client and assigned provider while the job is active; status
+///   changes (services publish).
+/// - `location:<jobId>`: same audience; the assigned provider publishes its position here.
+///   Conflated: a slow subscriber gets the latest position, not a backlog.
+/// - `chat:<jobId>`: the job's conversation; both participants publish; join/leave pushes.
+public enum RealtimeChannel: Hashable, Sendable {
+    case user(String)
+    case job(String)
+    case location(String)
+    case chat(String)
+
+    public init?(_ name: String) {
+        guard let colon = name.firstIndex(of: ":") else { return nil }
+        let id = String(name[name.index(after: colon)...])
+        guard Self.validID(id) else { return nil }
+        switch name[..<colon] {
+        case "user": self = .user(id)
+        case "job": self = .job(id)
+        case "location": self = .location(id)
+        case "chat": self = .chat(id)
+        default: return nil
+        }
+    }
+
+    static func validID(_ id: String) -> Bool {
+        !id.isEmpty && id.utf8.count <= 64 && id.utf8.allSatisfy { byte in
+            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x2D || byte == 0x5F
+        }
+    }
+
+    public var name: String {
+        switch self {
+        case .user(let id): "user:\(id)"
+        case .job(let id): "job:\(id)"
+        case .location(let id): "location:\(id)"
+        case .chat(let id): "chat:\(id)"
+        }
+    }
+
+    /// The job whose state governs access, for job-bound channels.
+    public var jobID: String? {
+        switch self {
+        case .user: nil
+        case .job(let id), .location(let id), .chat(let id): id
+        }
+    }
+
+    /// Channels bound to a job: access ends when the job completes or is cancelled.
+    public static func jobBound(_ jobID: String) -> [RealtimeChannel] { [.job(jobID), .location(jobID), .chat(jobID)] }
+
+    /// Only the newest undelivered publication matters (positions).
+    public var conflated: Bool { if case .location = self { true } else { false } }
+
+    /// Subscribers appear in presence and get join/leave pushes.
+    public var joinLeave: Bool { if case .chat = self { true } else { false } }
+}

@@ -1,0 +1,170 @@
+import Foundation
+import MarketplaceHTTP
+import Synchronization
+
+/// One WebSocket client: its authentication, subscriptions (each with its stream position), send
+/// queue, command rate and ping state. Commands are handled one after another by the
+/// connection's reader; deliveries from the node's Kafka reader only append to the send queue.
+final class ClientConnection: Sendable {
+    enum Phase: Sendable {
+        case awaitingConnect(since: ContinuousClock.Instant)
+        case connected(Caller, expiresAt: Date)
+        case closed
+    }
+
+    /// A subscription's delivery state. While the subscribe command is in flight, deliveries are
+    /// held in `pending` so that none overtakes the subscribe reply or falls into the gap
+    /// between the history read and going live; `position` drops what the client already has.
+    struct Subscription: Sendable {
+        var channel: RealtimeChannel
+        var position: UInt64
+        var pending: [(offset: UInt64, frame: String)]?
+    }
+
+    private struct State: Sendable {
+        var phase: Phase
+        var subscriptions: [String: Subscription] = [:]
+        var tokens: Double
+        var refilledAt = ContinuousClock.now
+        var rejectedInARow = 0
+        var pingSentAt: ContinuousClock.Instant?
+        var pongSincePing = true
+        var disconnect: Disconnect?
+    }
+
+    let id = UUID().uuidString.lowercased()
+    let queue: SendQueue
+    private let state: Mutex<State>
+    private let configuration: RealtimeConfiguration
+    /// Forcibly ends the transport when a polite close cannot be sent (a stalled client).
+    let abort: @Sendable () -> Void
+
+    init(configuration: RealtimeConfiguration, abort: @escaping @Sendable () -> Void) {
+        self.configuration = configuration
+        self.queue = SendQueue(maxBytes: configuration.maxQueuedBytes)
+        self.abort = abort
+        self.state = Mutex(State(phase: .awaitingConnect(since: .now), tokens: configuration.commandBurst))
+    }
+
+    var phase: Phase { state.withLock { $0.phase } }
+    var disconnectReason: Disconnect? { state.withLock { $0.disconnect } }
+    var caller: Caller? { if case .connected(let caller, _) = phase { caller } else { nil } }
+    var info: ClientInfo? { caller.map { ClientInfo(user: $0.userID, client: id) } }
+    var subscriptionNames: [String] { state.withLock { Array($0.subscriptions.keys) } }
+    var subscriptionCount: Int { state.withLock { $0.subscriptions.count } }
+
+    func connected(_ caller: Caller, expiresAt: Date) { state.withLock { $0.phase = .connected(caller, expiresAt: expiresAt) } }
+    func refreshed(expiresAt: Date) {
+        state.withLock { if case .connected(let caller, _) = $0.phase { $0.phase = .connected(caller, expiresAt: expiresAt) } }
+    }
+
+    /// The command rate limit (token bucket). Returns nil when allowed, else whether to disconnect.
+    func takeCommandToken() -> Bool? {
+        state.withLock { state in
+            let now = ContinuousClock.now
+            let elapsed = now - state.refilledAt
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            state.tokens = min(configuration.commandBurst, state.tokens + seconds * configuration.commandsPerSecond)
+            state.refilledAt = now
+            if state.tokens >= 1 {
+                state.tokens -= 1
+                state.rejectedInARow = 0
+                return nil
+            }
+            state.rejectedInARow += 1
+            return state.rejectedInARow > Int(configuration.commandBurst)
+        }
+    }
+
+    func pongReceived() { state.withLock { $0.pongSincePing = true } }
+
+    // MARK: subscriptions
+
+    enum AddResult { case added, alreadySubscribed, limitReached }
+
+    func beginSubscription(_ channel: RealtimeChannel) -> AddResult {
+        state.withLock { state in
+            if state.subscriptions[channel.name] != nil { return .alreadySubscribed }
+            if state.subscriptions.count >= configuration.maxSubscriptions { return .limitReached }
+            state.subscriptions[channel.name] = Subscription(channel: channel, position: 0, pending: [])
+            return .added
+        }
+    }
+
+    /// Sends the subscribe reply, then what arrived meanwhile past `position`, and goes live.
+    func completeSubscription(_ channel: String, reply: String, position: UInt64) -> SendQueue.Result {
+        state.withLock { state in
+            guard var subscription = state.subscriptions[channel] else { return .closed }
+            var result = queue.push(reply)
+            for held in subscription.pending ?? [] where held.offset > position && result == .queued {
+                result = queue.push(held.frame)
+            }
+            subscription.position = max(position, subscription.pending?.last?.offset ?? 0)
+            subscription.pending = nil
+            state.subscriptions[channel] = subscription
+            return result
+        }
+    }
+
+    @discardableResult
+    func removeSubscription(_ channel: String) -> Subscription? {
+        state.withLock { $0.subscriptions.removeValue(forKey: channel) }
+    }
+
+    /// A publication for one of this connection's channels (called by the node's Kafka reader).
+    func deliver(channel: String, offset: UInt64, frame: String, conflate: Bool) -> SendQueue.Result {
+        state.withLock { state in
+            guard var subscription = state.subscriptions[channel] else { return .queued }
+            if subscription.pending != nil {
+                subscription.pending!.append((offset, frame))
+                state.subscriptions[channel] = subscription
+                return .queued
+            }
+            guard offset == 0 || offset > subscription.position else { return .queued }  // already had it (recovery, history)
+            if offset > 0 { subscription.position = offset }
+            state.subscriptions[channel] = subscription
+            return queue.push(frame, conflationKey: conflate ? channel : nil)
+        }
+    }
+
+    // MARK: housekeeping
+
+    enum Due { case nothing, ping, disconnect(Disconnect) }
+
+    /// Called about once a second by the node: pings, missing pongs, expiry, stale connections.
+    func housekeeping(now: ContinuousClock.Instant, wallClock: Date) -> Due {
+        state.withLock { state in
+            switch state.phase {
+            case .closed: return .nothing
+            case .awaitingConnect(let since):
+                return now - since > configuration.connectTimeout ? .disconnect(.stale) : .nothing
+            case .connected(_, let expiresAt):
+                if expiresAt < wallClock { return .disconnect(.expired) }
+                if let sent = state.pingSentAt, now - sent < configuration.pingInterval { return .nothing }
+                if !state.pongSincePing { return .disconnect(.noPong) }
+                state.pingSentAt = now
+                state.pongSincePing = false
+                return .ping
+            }
+        }
+    }
+
+    /// Ends the connection with a protocol disconnect code. Returns false when already closing.
+    @discardableResult
+    func disconnect(_ reason: Disconnect, dropPending: Bool) -> Bool {
+        let first = state.withLock { state -> Bool in
+            guard state.disconnect == nil else { return false }
+            state.disconnect = reason
+            state.phase = .closed
+            return true
+        }
+        if first { queue.close(dropPending: dropPending) }
+        return first
+    }
+
+    /// The client went away (or the reader ended).
+    func finished() {
+        state.withLock { $0.phase = .closed }
+        queue.close(dropPending: true)
+    }
+}

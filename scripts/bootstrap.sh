@@ -36,6 +36,11 @@ if [ ! -x "$STACK/venv/bin/secantusd-py" ]; then
 fi
 
 # Test tools: the OpenAPI validator checks the document the server serves.
+# Centrifugo's official Python SDK: the realtime tests drive the gateway with it.
+if ! "$STACK/venv/bin/python" -c "import centrifuge" 2>/dev/null; then
+  echo "bootstrap: pip install centrifuge-python"
+  "$VPIP" install -q "centrifuge-python==0.7.0" || "$VPIP" install -q centrifuge-python
+fi
 if ! "$STACK/venv/bin/python" -c "import openapi_spec_validator" 2>/dev/null; then
   echo "bootstrap: pip install openapi-spec-validator"
   "$VPIP" install -q "openapi-spec-validator==0.7.1" || "$VPIP" install -q openapi-spec-validator

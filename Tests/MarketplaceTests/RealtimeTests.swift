@@ -185,3 +185,187 @@ struct RealtimeProtocolTests {
         await r.stop()
     }
 }
+
+@Suite("Realtime gateway: job channels, recovery, nodes", .timeLimit(.minutes(3)))
+struct RealtimeChannelTests {
+    typealias T = IdentityTests
+
+    @Test("job channels: only the parties subscribe, only the provider publishes positions, chat with join and presence; completion revokes access")
+    func jobChannels() async throws {
+        let r = try await RealtimeHarness.start(extraServices: { h in [
+            OutboxRelay(mongo: h.platform.mongo, producer: h.platform.producer, configuration: .init(idleInterval: .milliseconds(20))),
+            RealtimeBridge(publisher: RealtimePublisher(producer: h.platform.producer, topicPrefix: h.prefix), kafka: TestServers.kafkaClient,
+                           topicPrefix: h.prefix, groupID: TestServers.unique("bridge")),
+        ] })
+        try await r.dispatch.app.test(.router) { api in
+            let index = ProviderPresenceIndex(redis: r.platform.redis)
+            let (_, category) = try await DispatchTests.adminAndCategory(r.dispatch, api)
+            let provider = try await DispatchTests.onlineProvider(api, index: index, category: category, offsetLat: 0.01)
+            let customer = try await T.register(api, email: T.email())
+            let stranger = try await T.register(api, email: T.email())
+            let job = try await JobTests.assignedJob(r.dispatch, api, index: index, category: category, customer: customer, provider: provider)
+            let (jobChannel, locationChannel, chatChannel) = ("job:\(job)", "location:\(job)", "chat:\(job)")
+
+            let client = try await r.connected(customer.accessToken)
+            let worker = try await r.connected(provider.accessToken)
+            let outsider = try await r.connected(stranger.accessToken)
+            for channel in [jobChannel, locationChannel, chatChannel] {
+                #expect(try await client.command("subscribe", ["channel": channel]).object("subscribe") != nil, "\(channel)")
+                #expect(try await outsider.command("subscribe", ["channel": channel]).object("error")?["code"] as? Int == 103, "\(channel)")
+            }
+            for channel in [jobChannel, chatChannel] { _ = try await worker.command("subscribe", ["channel": channel]) }
+
+            // Positions: only the assigned provider publishes, and only positions.
+            #expect(try await client.command("publish", ["channel": locationChannel, "data": ["lat": 38.7, "lng": -9.1]]).object("error")?["code"] as? Int == 103)
+            #expect(try await worker.command("publish", ["channel": locationChannel, "data": ["lat": 123, "lng": 0]]).object("error")?["code"] as? Int == 107)
+            #expect(try await worker.command("publish", ["channel": locationChannel, "data": ["lat": 38.71, "lng": -9.13]]).object("publish") != nil)
+            let position = try await client.push("pub", channel: locationChannel)
+            #expect(position.object("data")?["lat"] as? Double == 38.71 && position.object("info")?["user"] as? String == provider.user.id)
+
+            // Chat: the provider's subscription reached the client as a join; messages go both ways.
+            let providerID = provider.user.id
+            _ = try await client.waitFor { message in
+                guard let push = message.object("push"), push["channel"] as? String == chatChannel else { return false }
+                return push.object("join")?.object("info")?["user"] as? String == providerID
+            }
+            _ = try await client.command("publish", ["channel": chatChannel, "data": ["text": "the door code is 1234"]])
+            #expect(try await worker.push("pub", channel: chatChannel).object("data")?["text"] as? String == "the door code is 1234")
+            let stats = try #require(try await client.command("presence_stats", ["channel": chatChannel]).object("presence_stats"))
+            #expect(stats["num_users"] as? Int == 2 && stats["num_clients"] as? Int == 2)
+            #expect(try await outsider.command("presence", ["channel": chatChannel]).object("error")?["code"] as? Int == 103)
+
+            // The job runs to completion over HTTP: status changes reach the job channel through
+            // the outbox, Kafka and the bridge; then every job channel is revoked (terminal code).
+            for status in ["en_route", "arrived", "in_progress", "completed"] {
+                #expect(try await JobTests.move(api, job, to: status, token: provider.accessToken).0 == .ok)
+            }
+            var seen: [String] = []
+            for _ in 0..<5 {
+                let pub = try await client.push("pub", channel: jobChannel, timeout: .seconds(30))
+                seen.append(pub.object("data")?["type"] as? String ?? "?")
+                if pub.object("data")?.object("data")?["to"] as? String == "completed" { break }
+            }
+            #expect(seen.last == "marketplace.job.status-changed.v1" && seen.count == 4, "\(seen)")
+            for channel in [jobChannel, locationChannel, chatChannel] {
+                #expect(try await client.push("unsubscribe", channel: channel, timeout: .seconds(15))["code"] as? Int == 2000, "\(channel)")
+            }
+            #expect(try await client.command("subscribe", ["channel": jobChannel]).object("error")?["code"] as? Int == 103, "no access after completion")
+            for ws in [client, worker, outsider] { await ws.close() }
+        }
+        await r.stop()
+    }
+
+    @Test("two nodes deliver the same publication; a client that reconnects recovers exactly what it missed, in order")
+    func recoveryAcrossNodes() async throws {
+        let r = try await RealtimeHarness.start(nodes: 2)
+        try await r.dispatch.app.test(.router) { api in
+            let user = try await T.register(api, email: T.email())
+            let channel = "user:\(user.user.id)"
+            let first = try await r.connected(user.accessToken, node: 0)
+            let other = try await r.connected(user.accessToken, node: 1)
+            let subscribed = try #require(try await first.command("subscribe", ["channel": channel]).object("subscribe"))
+            _ = try await other.command("subscribe", ["channel": channel])
+            try await r.publish(.user(user.user.id), ["n": 1])
+            let seen = try await first.push("pub", channel: channel)
+            #expect(try await other.push("pub", channel: channel).object("data")?["n"] as? Int == 1, "node 1 delivers it too")
+            let (offset, epoch) = (try #require(seen["offset"] as? Int), try #require(subscribed["epoch"] as? String))
+            await first.close()
+
+            for n in 2...4 { try await r.publish(.user(user.user.id), ["n": n]) }
+            for n in 2...4 { #expect(try await other.push("pub", channel: channel).object("data")?["n"] as? Int == n) }
+
+            // Back, through the other node: exactly 2, 3, 4, flagged recovered.
+            let back = try await r.connected(user.accessToken, node: 1)
+            let recovery = try #require(try await back.command("subscribe", ["channel": channel, "recover": true, "offset": offset, "epoch": epoch]).object("subscribe"))
+            let recovered = recovery["publications"] as? [[String: Any]] ?? []
+            #expect(recovery["recovered"] as? Bool == true && recovery["was_recovering"] as? Bool == true)
+            #expect(recovered.compactMap { $0.object("data")?["n"] as? Int } == [2, 3, 4])
+            let offsets = recovered.compactMap { $0["offset"] as? Int }
+            #expect(offsets == offsets.sorted() && offsets.first ?? 0 > offset && recovery["offset"] as? Int == offsets.last)
+
+            // An unknown epoch cannot be recovered: told so, with the current position.
+            let stale = try await r.connected(user.accessToken, node: 0)
+            let refused = try #require(try await stale.command("subscribe", ["channel": channel, "recover": true, "offset": offset, "epoch": "gone"]).object("subscribe"))
+            #expect(refused["recovered"] as? Bool == false && (refused["publications"] as? [Any] ?? []).isEmpty && refused["offset"] as? Int == offsets.last)
+
+            // Live again: the next publication arrives once.
+            try await r.publish(.user(user.user.id), ["n": 5])
+            #expect(try await back.push("pub", channel: channel).object("data")?["n"] as? Int == 5)
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(back.pushes("pub", channel: channel).isEmpty, "no duplicate after recovery")
+            for ws in [other, back, stale] { await ws.close() }
+        }
+        await r.stop()
+    }
+}
+
+@Suite("Realtime gateway: Centrifugo SDK", .timeLimit(.minutes(3)))
+struct CentrifugoSDKTests {
+    typealias T = IdentityTests
+
+    @Test("centrifuge-python connects with a platform token, receives a service's publication, and recovers exactly what it missed")
+    func pythonSDKRecovers() async throws {
+        let r = try await RealtimeHarness.start()
+        try await r.dispatch.app.test(.router) { api in
+            let user = try await T.register(api, email: T.email())
+            let channel = RealtimeChannel.user(user.user.id)
+            let status = FileManager.default.temporaryDirectory.appendingPathComponent(TestServers.unique("sdk") + ".status").path
+            FileManager.default.createFile(atPath: status, contents: nil)
+            defer { try? FileManager.default.removeItem(atPath: status) }
+            func lines() -> [String] { ((try? String(contentsOfFile: status, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init) }
+
+            let script = DeploymentFilesTests.root.appendingPathComponent("Tests/Python/centrifuge_sdk_recovery.py").path
+            let sdk = Task { try await runPythonFile(script, "ws://127.0.0.1:\(r.gateways[0].port!)/connection/websocket", user.accessToken, channel.name, status) }
+
+            #expect(try await eventually(timeout: .seconds(30)) { lines().contains("subscribed") }, "the SDK subscribed: \(lines())")
+            try await r.publish(channel, ["n": 1])
+            #expect(try await eventually(timeout: .seconds(30)) { lines().contains("disconnected") }, "the SDK got n=1 and disconnected: \(lines())")
+            for n in 2...4 { try await r.publish(channel, ["n": n]) }
+            // Let the history have them before the SDK comes back (the gateway appends on consumption).
+            #expect(try await eventually(timeout: .seconds(10)) {
+                (try await r.gateways[0].historyCount(channel.name)) == 4
+            })
+            try "published\n".appendLine(to: status)
+            #expect(try await sdk.value == 0, "the SDK script failed: \(lines())")
+
+            let result = try #require(lines().first { $0.hasPrefix("result ") }.map { String($0.dropFirst(7)) })
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(result.utf8)) as? [String: Any])
+            let received = (object["received"] as? [[String: Any]] ?? []).compactMap { $0.object("data")?["n"] as? Int }
+            #expect(received == [1, 2, 3, 4], "each publication once, in order")
+            let subscriptions = object["subscribed"] as? [[String: Any]] ?? []
+            #expect(subscriptions.count == 2 && subscriptions.last?["recovered"] as? Bool == true && subscriptions.last?["was_recovering"] as? Bool == true,
+                    "\(subscriptions)")
+        }
+        await r.stop()
+    }
+}
+
+extension String {
+    func appendLine(to path: String) throws {
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(utf8))
+    }
+}
+
+/// Runs `.stack/venv/bin/python <file> args...` on a thread of its own and returns its exit status.
+func runPythonFile(_ file: String, _ arguments: String...) async throws -> Int32 {
+    let python = DeploymentFilesTests.root.appendingPathComponent(".stack/venv/bin/python").path
+    let argv = [python, file] + arguments
+    return try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread {
+            var cArguments: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+            defer { cArguments.forEach { free($0) } }
+            var pid: pid_t = 0
+            guard posix_spawn(&pid, python, nil, nil, &cArguments, environ) == 0 else {
+                continuation.resume(throwing: CocoaError(.executableNotLoadable))
+                return
+            }
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+            continuation.resume(returning: (status >> 8) & 0xff)
+        }
+        thread.start()
+    }
+}

@@ -16,10 +16,10 @@ public struct RealtimeBridge: Service {
     let deadLetter: KafkaConsumerService.DeadLetter?
     let logger: Logger
 
-    public init(publisher: RealtimePublisher, kafka: KafkaClientConfiguration, topicPrefix: String,
+    public init(publisher: RealtimePublisher, kafka: KafkaClientConfiguration, topicPrefix: String, groupID: String = "realtime-bridge",
                 deadLetter: KafkaConsumerService.DeadLetter? = nil, logger: Logger = Logger(label: "realtime.bridge")) {
         self.publisher = publisher
-        self.consumer = KafkaConsumerConfiguration(client: kafka, groupID: "realtime-bridge",
+        self.consumer = KafkaConsumerConfiguration(client: kafka, groupID: groupID,
                                                    topics: [topicPrefix + DispatchEvents.offersTopic, topicPrefix + DispatchEvents.jobsTopic],
                                                    fetchWaitMaxMillis: 20)
         self.deadLetter = deadLetter

@@ -92,6 +92,11 @@ public final class RealtimeGateway: Service, Sendable {
         }
     }
 
+    /// How many publications the channel's history holds (operations and tests).
+    public func historyCount(_ channel: String) async throws -> Int {
+        try await history.history(channel, limit: configuration.historySize, since: nil).1.count
+    }
+
     // MARK: one connection
 
     func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel) async {

@@ -41,7 +41,7 @@ final class ClientConnection: Sendable {
 
     init(configuration: RealtimeConfiguration, abort: @escaping @Sendable () -> Void) {
         self.configuration = configuration
-        self.queue = SendQueue(maxBytes: configuration.maxQueuedBytes)
+        self.queue = SendQueue(maxBytes: configuration.maxQueuedBytes, slowAfter: configuration.slowConsumerAfter)
         self.abort = abort
         self.state = Mutex(State(phase: .awaitingConnect(since: .now), tokens: configuration.commandBurst))
     }

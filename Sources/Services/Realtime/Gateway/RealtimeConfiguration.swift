@@ -13,8 +13,10 @@ public struct RealtimeConfiguration: Sendable {
     /// Token bucket per connection: sustained rate and burst.
     public var commandsPerSecond: Double
     public var commandBurst: Double
-    /// A connection whose unsent data exceeds this is disconnected as slow (3008).
+    /// Unsent data above this for longer than `slowConsumerAfter` (or above 8× this at any
+    /// moment) disconnects the connection as slow (3008).
     public var maxQueuedBytes: Int
+    public var slowConsumerAfter: Duration
     public var pingInterval: Duration
     /// A connection that has not sent `connect` by then is closed (3502 stale).
     public var connectTimeout: Duration
@@ -24,7 +26,7 @@ public struct RealtimeConfiguration: Sendable {
 
     public init(host: String = "127.0.0.1", port: Int = 8001, nodeID: String = ProcessInfo.processInfo.hostName + "-" + String(getpid()),
                 topicPrefix: String = "", maxMessageBytes: Int = 65_536, maxSubscriptions: Int = 128,
-                commandsPerSecond: Double = 50, commandBurst: Double = 100, maxQueuedBytes: Int = 1 << 20,
+                commandsPerSecond: Double = 50, commandBurst: Double = 100, maxQueuedBytes: Int = 1 << 20, slowConsumerAfter: Duration = .seconds(3),
                 pingInterval: Duration = .seconds(25), connectTimeout: Duration = .seconds(10), presenceTTL: TimeInterval = 60,
                 historySize: Int = 100, historyTTL: Duration = .seconds(600)) {
         self.host = host
@@ -36,6 +38,7 @@ public struct RealtimeConfiguration: Sendable {
         self.commandsPerSecond = commandsPerSecond
         self.commandBurst = commandBurst
         self.maxQueuedBytes = maxQueuedBytes
+        self.slowConsumerAfter = slowConsumerAfter
         self.pingInterval = pingInterval
         self.connectTimeout = connectTimeout
         self.presenceTTL = presenceTTL

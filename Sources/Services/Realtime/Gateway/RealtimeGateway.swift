@@ -31,6 +31,9 @@ public final class RealtimeGateway: Service, Sendable {
     let connections = Mutex<[String: ClientConnection]>([:])
     let metrics = GatewayMetrics()
     private let boundPort = Mutex<Int?>(nil)
+    private let slowDisconnects = Atomic<Int>(0)
+    /// Connections dropped as slow consumers since start.
+    public var slowConsumerDisconnects: Int { slowDisconnects.load(ordering: .relaxed) }
     private let assigned = Mutex(false)
 
     public init(configuration: RealtimeConfiguration, verifier: any AccessTokenVerifier, jobs: any JobAccessDirectory,
@@ -215,10 +218,12 @@ public final class RealtimeGateway: Service, Sendable {
     func slow(_ connection: ClientConnection) {
         guard connection.disconnect(.slow, dropPending: true) else { return }
         metrics.slowDisconnects.increment()
+        slowDisconnects.add(1, ordering: .relaxed)
         logger.info("slow consumer disconnected", metadata: ["client": "\(connection.id)"])
-        // The writer may be stuck on a client that stopped reading: give the close frame a moment.
+        // The writer may be stuck on a client that stopped reading: the close frame (3008) goes
+        // out once that write completes; a client that never reads again loses the transport.
         Task {
-            try? await Task.sleep(for: .seconds(2))
+            try? await Task.sleep(for: .seconds(5))
             connection.abort()
         }
     }
@@ -233,6 +238,7 @@ public final class RealtimeGateway: Service, Sendable {
             var queued = 0
             for connection in connections.withLock({ Array($0.values) }) {
                 queued += connection.queue.depth
+                if connection.queue.isSlow { slow(connection); continue }
                 switch connection.housekeeping(now: now, wallClock: wallClock) {
                 case .nothing: break
                 case .ping: _ = connection.queue.push(Frames.ping)

@@ -93,7 +93,7 @@ public final class MongoClient: @unchecked Sendable {
     /// a database thread and uses the session's synchronous operations. A transaction that loses
     /// a write conflict to a concurrent one is retried (up to `maxAttempts`), as MongoDB's drivers
     /// do for TransientTransactionError: `body` must therefore be safe to run again.
-    public func withTransaction<T: Sendable>(maxAttempts: Int = 5, _ body: @escaping @Sendable (MongoSession) throws -> T) async throws -> T {
+    public func withTransaction<T: Sendable>(maxAttempts: Int = 8, _ body: @escaping @Sendable (MongoSession) throws -> T) async throws -> T {
         try await withConnection { connection in
             var attempt = 1
             while true {
@@ -101,7 +101,9 @@ public final class MongoClient: @unchecked Sendable {
                     return try Self.runTransaction(connection, database: self.database, body)
                 } catch let error as MongoError where error.isTransientTransactionError && attempt < maxAttempts {
                     attempt += 1
-                    usleep(UInt32.random(in: 1_000...5_000) * UInt32(attempt))  // on a database thread
+                    // Jittered, growing backoff: two transactions that keep aborting each other
+                    // (both retrying at once) must drift apart. On a database thread.
+                    usleep(UInt32.random(in: 1_000...(10_000 * UInt32(attempt))))
                 }
             }
         }

@@ -108,11 +108,12 @@ let package = Package(
 
         // Benchmarks: our adapters against the raw C libraries in the same run.
         .target(name: "MarketplaceBench", dependencies: [
-            "CRdKafka", "CMongoc", "MarketplaceKafka", "MarketplaceMongo",
+            "CRdKafka", "CMongoc", "MarketplaceKafka", "MarketplaceMongo", "MarketplaceRealtime",
+            .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
         ], path: "Sources/Bench", swiftSettings: strict),
 
         .executableTarget(name: "marketplace", dependencies: [
-            "MarketplacePlatform", "MarketplaceBench", "MarketplaceIdentity",
+            "MarketplacePlatform", "MarketplaceBench", "MarketplaceIdentity", "MarketplaceRealtime",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/marketplace", swiftSettings: strict),
 

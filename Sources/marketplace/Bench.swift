@@ -1,12 +1,15 @@
 import ArgumentParser
 import Foundation
+import Logging
+import MarketplaceIdentity
+import MarketplaceRealtime
 import MarketplaceBench
 import MarketplacePlatform
 
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks: our adapters against the raw C libraries, same servers, same run (figures in docs/benchmarks.md).",
-        subcommands: [KafkaBench.self, MongoBench.self])
+        subcommands: [KafkaBench.self, MongoBench.self, RealtimeBench.self])
 
     static func report(_ results: [BenchResult]) {
         func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0) }
@@ -42,6 +45,37 @@ struct Bench: AsyncParsableCommand {
         func run() async throws {
             let configuration = try await loadConfiguration()
             Bench.report(try await MongoBenchmark(uri: configuration.mongoURI, operations: operations, rounds: rounds).run())
+        }
+    }
+
+    struct RealtimeBench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "realtime",
+            abstract: "Load for a running gateway (`worker realtime-gateway`): connections and RSS, deliveries/s, end-to-end latency.")
+        @Option(help: "The gateway's WebSocket endpoint.") var url = "ws://127.0.0.1:8001/connection/websocket"
+        @Option(help: "The gateway process, to read its RSS.") var gatewayPid: Int32?
+        @Option var connections = 10_000
+        @Option(parsing: .upToNextOption, help: "Subscriber counts for the throughput runs.") var subscribers: [Int] = [1_000, 10_000]
+        @Option var publications = 200
+        @Option var latencySubscribers = 1_000
+        @Option var rate = 1_000
+        @Option var seconds = 10
+
+        func run() async throws {
+            let configuration = try await loadConfiguration()
+            let platform = try Platform(configuration: configuration, logger: Logger(label: "bench"))
+            let identity = IdentityService(mongo: platform.mongo, redis: platform.redis)
+            try await identity.prepare()
+            let account = try await identity.register(email: "bench-\(UUID().uuidString.prefix(8).lowercased())@example.com",
+                                                      password: "correct horse battery", name: "Bench", role: "client", traceparent: nil)
+            let bench = RealtimeBenchmark(url: url, token: account.accessToken, channel: "user:\(account.user.id)",
+                                          brokers: configuration.kafkaBrokers, topic: configuration.kafkaTopicPrefix + RealtimeBus.topic,
+                                          gatewayPID: gatewayPid)
+            print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, load \((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?")")
+            if connections > 0 { print(try await bench.connections(connections)) }
+            for count in subscribers { print(try await bench.throughput(subscribers: count, publications: publications)) }
+            if rate > 0 { print(try await bench.latency(subscribers: latencySubscribers, rate: rate, seconds: seconds)) }
+            await platform.close()
         }
     }
 }

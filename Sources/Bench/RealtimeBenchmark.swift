@@ -1,0 +1,208 @@
+import Foundation
+import Logging
+import MarketplaceKafka
+import MarketplaceRealtime
+import Synchronization
+import HummingbirdWSClient
+
+/// Load for the realtime gateway, from a separate process (the gateway runs as
+/// `marketplace worker realtime-gateway`): connections held and the gateway's RSS per
+/// connection, deliveries per second with N subscribers on one channel, and end-to-end latency
+/// (Kafka produce → client receipt) at a fixed publication rate. The same run measures the
+/// ceiling for latency: the same records produced and read back by a bare Kafka consumer.
+///
+/// The clients never parse JSON: they count `"pub":` lines and read the send time from the
+/// data's `"t":` field, so that the load tool is not the bottleneck.
+public struct RealtimeBenchmark: Sendable {
+    public var url: String
+    public var token: String
+    public var channel: String
+    public var brokers: String
+    public var topic: String
+    public var gatewayPID: Int32?
+
+    public init(url: String, token: String, channel: String, brokers: String, topic: String, gatewayPID: Int32?) {
+        self.url = url
+        self.token = token
+        self.channel = channel
+        self.brokers = brokers
+        self.topic = topic
+        self.gatewayPID = gatewayPID
+    }
+
+    final class Counters: Sendable {
+        let connected = Atomic<Int>(0)
+        let deliveries = Atomic<Int>(0)
+        let latencies = Mutex<[Int64]>([])  // microseconds, from sampling clients
+    }
+
+    /// Opens `count` subscribed connections and keeps them until `release` is cancelled.
+    func connect(_ count: Int, counters: Counters, sampleEvery: Int) -> Task<Void, Never> {
+        let (url, token, channel) = (url, token, channel)
+        return Task {
+            await withTaskGroup(of: Void.self) { group in
+                for index in 0..<count {
+                    if index % 200 == 199 { try? await Task.sleep(for: .milliseconds(50)) }  // don't SYN-flood the listener
+                    group.addTask {
+                        let sampling = index % sampleEvery == 0
+                        var logger = Logger(label: "bench.ws")
+                        logger.logLevel = .critical
+                        _ = try? await WebSocketClient.connect(url: url, configuration: .init(maxFrameSize: 1 << 20), logger: logger) { inbound, outbound, _ in
+                            try await outbound.write(.text(#"{"id":1,"connect":{"token":"\#(token)"}}"# + "\n" + #"{"id":2,"subscribe":{"channel":"\#(channel)"}}"#))
+                            var subscribed = false
+                            for try await message in inbound.messages(maxSize: 1 << 22) {
+                                guard case .text(let text) = message else { continue }
+                                let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
+                                var pubs = 0
+                                for line in text.utf8.split(separator: UInt8(ascii: "\n")) {
+                                    if line.count == 2 { try await outbound.write(.text("{}")); continue }  // ping
+                                    if !subscribed, Self.contains(line, "\"id\":2") { subscribed = true; counters.connected.add(1, ordering: .relaxed); continue }
+                                    guard Self.contains(line, "\"pub\":") else { continue }
+                                    pubs += 1
+                                    if sampling, let sent = Self.number(after: "\"t\":", in: line) {
+                                        counters.latencies.withLock { $0.append(now - sent) }
+                                    }
+                                }
+                                if pubs > 0 { counters.deliveries.add(pubs, ordering: .relaxed) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    static func contains(_ line: some Collection<UInt8>, _ needle: String) -> Bool {
+        let pattern = Array(needle.utf8)
+        let bytes = Array(line)
+        guard bytes.count >= pattern.count else { return false }
+        for start in 0...(bytes.count - pattern.count) where bytes[start] == pattern[0] {
+            if Array(bytes[start..<(start + pattern.count)]) == pattern { return true }
+        }
+        return false
+    }
+
+    static func number(after needle: String, in line: some Collection<UInt8>) -> Int64? {
+        let bytes = Array(line), pattern = Array(needle.utf8)
+        guard bytes.count > pattern.count else { return nil }
+        for start in 0...(bytes.count - pattern.count) where Array(bytes[start..<(start + pattern.count)]) == pattern {
+            var value: Int64 = 0, index = start + pattern.count
+            while index < bytes.count, bytes[index] >= 0x30, bytes[index] <= 0x39 { value = value * 10 + Int64(bytes[index] - 0x30); index += 1 }
+            return value
+        }
+        return nil
+    }
+
+    func rssKiB() -> Int? {
+        guard let pid = gatewayPID, let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        return status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }?.split(separator: " ").dropFirst().first.flatMap { Int($0) }
+    }
+
+    func waitUntil(_ condition: () -> Bool, timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return condition()
+    }
+
+    static func percentile(_ sorted: [Int64], _ p: Double) -> Double {
+        guard !sorted.isEmpty else { return .nan }
+        return Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) / 1000
+    }
+
+    func message(_ filler: String) -> KafkaOutgoingMessage {
+        let sent = Int64(Date().timeIntervalSince1970 * 1_000_000)
+        return RealtimeBus.message(.publication, channel: channel, data: Array(#"{"t":\#(sent)\#(filler)}"#.utf8), info: nil, topic: topic)
+    }
+
+    // MARK: the three measurements
+
+    /// Connections held: opens them all, reports the gateway's RSS growth per connection.
+    public func connections(_ count: Int) async throws -> String {
+        let before = rssKiB()
+        let counters = Counters()
+        let start = ContinuousClock.now
+        let clients = connect(count, counters: counters, sampleEvery: Int.max)
+        let ok = await waitUntil({ counters.connected.load(ordering: .relaxed) >= count }, timeout: .seconds(300))
+        let elapsed = ContinuousClock.now - start
+        try? await Task.sleep(for: .seconds(2))
+        let after = rssKiB()
+        clients.cancel()
+        var line = "connections: \(counters.connected.load(ordering: .relaxed))/\(count) subscribed in \(elapsed)\(ok ? "" : " (timed out)")"
+        if let before, let after {
+            line += String(format: "; gateway RSS %.1f → %.1f MiB, %.1f KiB per connection", Double(before) / 1024, Double(after) / 1024,
+                           Double(after - before) / Double(max(1, count)))
+        }
+        _ = await clients.value
+        return line
+    }
+
+    /// Deliveries per second: `publications` published as fast as possible to `subscribers`.
+    public func throughput(subscribers: Int, publications: Int) async throws -> String {
+        let counters = Counters()
+        let clients = connect(subscribers, counters: counters, sampleEvery: Int.max)
+        guard await waitUntil({ counters.connected.load(ordering: .relaxed) >= subscribers }, timeout: .seconds(120)) else {
+            clients.cancel()
+            return "throughput: only \(counters.connected.load(ordering: .relaxed)) of \(subscribers) subscribed"
+        }
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: KafkaClientConfiguration(bootstrapServers: brokers, clientID: "bench"), lingerMillis: 5))
+        let expected = subscribers * publications
+        let start = ContinuousClock.now
+        try await producer.sendBatch((0..<publications).map { _ in message(#","lat":38.7,"lng":-9.1"#) })
+        let complete = await waitUntil({ counters.deliveries.load(ordering: .relaxed) >= expected }, timeout: .seconds(300))
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let delivered = counters.deliveries.load(ordering: .relaxed)
+        clients.cancel()
+        await producer.close()
+        _ = await clients.value
+        return String(format: "throughput: %d subscribers × %d publications: %d deliveries in %.2f s = %.0f deliveries/s%@",
+                      subscribers, publications, delivered, seconds, Double(delivered) / seconds, complete ? "" : " (incomplete)")
+    }
+
+    /// End-to-end latency at a fixed rate, sampled on a share of the subscribers, against the
+    /// same records' Kafka produce → bare consumer latency (the ceiling).
+    public func latency(subscribers: Int, rate: Int, seconds: Int) async throws -> String {
+        let counters = Counters()
+        let clients = connect(subscribers, counters: counters, sampleEvery: max(1, subscribers / 50))
+        guard await waitUntil({ counters.connected.load(ordering: .relaxed) >= subscribers }, timeout: .seconds(120)) else {
+            clients.cancel()
+            return "latency: only \(counters.connected.load(ordering: .relaxed)) of \(subscribers) subscribed"
+        }
+        let client = KafkaClientConfiguration(bootstrapServers: brokers, clientID: "bench")
+        // The ceiling: a bare consumer of the same topic (a group of its own, at the end).
+        let bare = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: client, groupID: "bench-\(UUID().uuidString.prefix(8))",
+                                                                                topics: [topic], autoOffsetReset: .latest, fetchWaitMaxMillis: 10))
+        _ = await waitUntil({ !bare.assignment.isEmpty }, timeout: .seconds(30))
+        try? await Task.sleep(for: .seconds(1))
+        let bareLatencies = Mutex<[Int64]>([])
+        let reader = Task {
+            for await record in bare.records {
+                let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
+                if let sent = Self.number(after: "\"t\":", in: record.value) { bareLatencies.withLock { $0.append(now - sent) } }
+            }
+        }
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: client, lingerMillis: 0))
+        let interval = Duration.nanoseconds(1_000_000_000 / max(1, rate))
+        var next = ContinuousClock.now
+        for _ in 0..<(rate * seconds) {
+            next += interval
+            try? await Task.sleep(until: next)
+            Task { _ = try? await producer.send(message(#","lat":38.7,"lng":-9.1"#)) }
+        }
+        try? await Task.sleep(for: .seconds(2))
+        clients.cancel()
+        bare.stopDelivery()
+        await bare.close()
+        reader.cancel()
+        await producer.close()
+        _ = await clients.value
+        let ours = counters.latencies.withLock { $0 }.sorted()
+        let ceiling = bareLatencies.withLock { $0 }.sorted()
+        return String(format: "latency at %d pub/s × %d subscribers (%d samples): p50 %.1f ms, p99 %.1f ms; bare Kafka consumer: p50 %.1f ms, p99 %.1f ms",
+                      rate, subscribers, ours.count, Self.percentile(ours, 0.5), Self.percentile(ours, 0.99),
+                      Self.percentile(ceiling, 0.5), Self.percentile(ceiling, 0.99))
+    }
+}

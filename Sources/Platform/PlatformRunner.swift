@@ -18,6 +18,8 @@ public enum WorkerName: String, CaseIterable, Sendable {
     case providerLocations = "provider-locations"
     /// Dispatch: offers new service requests to nearby providers.
     case dispatch = "dispatch"
+    /// Dispatch: provider ratings from published reviews.
+    case providerRatings = "provider-ratings"
     /// Realtime: domain events (offers, jobs) to channel publications and revocations.
     case realtimeBridge = "realtime-bridge"
     /// Realtime: the WebSocket gateway on `realtime.port` (Centrifugo client protocol v2).
@@ -59,6 +61,13 @@ public enum PlatformRunner {
                                                          topics: [platform.configuration.kafkaTopicPrefix + DispatchEvents.requestsTopic]),
                     deadLetter: .init(producer: platform.producer, topic: platform.configuration.kafkaTopicPrefix + "marketplace.dead-letter.v1"),
                     logger: platform.logger.with(label: "dispatch.worker"))
+            case .providerRatings:
+                ProviderRatingsWorker(
+                    service: makeDispatch(platform),
+                    consumer: KafkaConsumerConfiguration(client: platform.configuration.kafkaClient, groupID: "dispatch-provider-ratings",
+                                                         topics: [platform.configuration.kafkaTopicPrefix + DispatchEvents.reviewsTopic]),
+                    deadLetter: .init(producer: platform.producer, topic: platform.configuration.kafkaTopicPrefix + "marketplace.dead-letter.v1"),
+                    logger: platform.logger.with(label: "dispatch.provider-ratings"))
             case .realtimeBridge:
                 RealtimeBridge(publisher: RealtimePublisher(producer: platform.producer, topicPrefix: platform.configuration.kafkaTopicPrefix),
                                kafka: platform.configuration.kafkaClient, topicPrefix: platform.configuration.kafkaTopicPrefix,

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import MarketplaceDispatch
+import MarketplaceDomain
 import MarketplaceMessaging
 import MarketplaceMongo
 import Testing
@@ -156,6 +157,81 @@ struct JobTests {
             let last = try JSONDecoder.iso.decode(DispatchEvents.JobStatusChanged.self, from: Data(try #require(events.last).data))
             #expect(last.from == .inProgress && last.to == .completed && last.by == .provider && last.clientId == customer.user.id)
         }
+        await D.close(h)
+    }
+}
+
+@Suite("Dispatch: reviews", .timeLimit(.minutes(3)))
+struct ReviewTests {
+    typealias T = IdentityTests
+    typealias D = DispatchTests
+
+    static func review(_ client: some TestClientProtocol, _ job: String, token: String, rating: Int, text: String = "") async throws -> (HTTPResponse.Status, ReviewView?) {
+        try await client.execute(uri: "/v1/jobs/\(job)/reviews", method: .post, headers: T.bearer(token), body: T.json(["rating": rating, "text": text])) {
+            ($0.status, try? JSONDecoder.iso.decode(ReviewView.self, from: $0.body))
+        }
+    }
+
+    static func visible(_ client: some TestClientProtocol, _ job: String, token: String) async throws -> [ReviewView] {
+        try await client.execute(uri: "/v1/jobs/\(job)/reviews", method: .get, headers: T.bearer(token)) { try JSONDecoder.iso.decode([ReviewView].self, from: $0.body) }
+    }
+
+    @Test("double-blind reviews after completion: hidden until both reviewed or 7 days passed; the provider's rating follows the events")
+    func doubleBlind() async throws {
+        let h = try await D.harness()
+        try await h.platform.admin.ensureTopic(h.dispatch.reviewsTopic, partitions: 2)
+        let index = ProviderPresenceIndex(redis: h.platform.redis)
+        try await h.app.test(.router) { client in
+            let (_, category) = try await D.adminAndCategory(h, client)
+            let provider = try await D.onlineProvider(client, index: index, category: category, offsetLat: 0.01)
+            var profile = IdentityAccountTests.profile
+            profile["categories"] = [category]
+            try await client.execute(uri: "/v1/providers/me/profile", method: .put, headers: T.bearer(provider.accessToken), body: T.json(profile)) { #expect($0.status == .ok) }
+            let customer = try await T.register(client, email: T.email())
+            let stranger = try await T.register(client, email: T.email())
+
+            // Not before completion; not by strangers; ratings 1-5 only.
+            let first = try await JobTests.assignedJob(h, client, index: index, category: category, customer: customer, provider: provider)
+            #expect(try await Self.review(client, first, token: customer.accessToken, rating: 5).0 == .conflict)
+            for status in ["en_route", "arrived", "in_progress", "completed"] { _ = try await JobTests.move(client, first, to: status, token: provider.accessToken) }
+            #expect(try await Self.review(client, first, token: stranger.accessToken, rating: 5).0 == .notFound)
+            #expect(try await Self.review(client, first, token: customer.accessToken, rating: 6).0 == .unprocessableContent)
+
+            // The client reviews first: hidden from the provider, visible to its author.
+            let (created, mine) = try await Self.review(client, first, token: customer.accessToken, rating: 4, text: "on time, tidy")
+            #expect(created == .created && mine?.visible == false)
+            #expect(try await Self.review(client, first, token: customer.accessToken, rating: 1).0 == .conflict, "once per party")
+            #expect(try await Self.visible(client, first, token: provider.accessToken).isEmpty, "double-blind: the provider cannot read it yet")
+            #expect(try await Self.visible(client, first, token: customer.accessToken).map(\.rating) == [4])
+            // The provider's review lifts the veil on both.
+            #expect(try await Self.review(client, first, token: provider.accessToken, rating: 5, text: "friendly").1?.visible == true)
+            #expect(try await Self.visible(client, first, token: provider.accessToken).map(\.rating).sorted() == [4, 5])
+            try await client.execute(uri: "/v1/providers/\(provider.user.id)/reviews", method: .get) { response throws in
+                #expect(try JSONDecoder.iso.decode([ReviewView].self, from: response.body).map(\.text) == ["on time, tidy"], "only clients' reviews rate providers")
+            }
+
+            // A second job: only the client reviews; after the window the review is published anyway.
+            let second = try await JobTests.assignedJob(h, client, index: index, category: category, customer: customer, provider: provider)
+            for status in ["en_route", "arrived", "in_progress", "completed"] { _ = try await JobTests.move(client, second, to: status, token: provider.accessToken) }
+            _ = try await Self.review(client, second, token: customer.accessToken, rating: 2, text: "late")
+            #expect(try await h.dispatch.publishDueReviews(now: Date().addingTimeInterval(3 * 86_400)) == 0, "the window is still open")
+            #expect(try await h.dispatch.publishDueReviews(now: Date().addingTimeInterval(8 * 86_400)) == 1)
+            #expect(try await Self.visible(client, second, token: provider.accessToken).map(\.rating) == [2])
+
+            // The rating projection applies the published events (redelivery counts once): (4 + 2) / 2.
+            let events = try await h.platform.mongo.collection(Outbox.collection, as: OutboxEntry.self)
+                .find(["type": "marketplace.review.published.v1", "aggregateId": .string(provider.user.id)], options: FindOptions(sort: ["_id": 1]))
+            #expect(events.count == 2)
+            for entry in events + events {
+                try await h.dispatch.applyReviewPublished(EventEnvelope(id: entry.eventId, source: entry.source, type: EventType(rawValue: entry.type),
+                                                                        time: entry.time, aggregateID: entry.aggregateId, data: Array(entry.data)))
+            }
+            try await client.execute(uri: "/v1/providers/\(provider.user.id)", method: .get) { response throws in
+                let object = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any]
+                #expect(object?["rating"] as? Double == 3.0, "\(String(describing: object))")
+            }
+        }
+        try? await h.platform.admin.deleteTopic(h.dispatch.reviewsTopic)
         await D.close(h)
     }
 }

@@ -125,6 +125,7 @@ public final class DispatchService: Sendable {
         try await requests.createIndexes(Self.requestIndexes)
         try await offers.createIndexes(Self.offerIndexes)
         try await jobs.createIndexes(Self.jobIndexes)
+        try await reviews.createIndexes(Self.reviewIndexes)
         try await states.createIndexes([MongoIndex(name: "due", keys: ["status": 1, "nextWaveAt": 1])])
         try await Outbox.prepare(mongo)
     }

@@ -36,6 +36,7 @@ public struct DispatchWorker: Service {
             group.addTask {
                 while !Task.isCancelled && !Task.isShuttingDownGracefully {
                     do { try await service.advanceWaves(index: index) } catch { logger.warning("advancing waves failed: \(error)") }
+                    do { try await service.publishDueReviews() } catch { logger.warning("publishing due reviews failed: \(error)") }
                     try? await Task.sleep(for: .milliseconds(500))
                 }
             }

@@ -104,7 +104,8 @@ extension IdentityService {
             throw Problem.notFound("provider")
         }
         return PublicProviderView(id: user._id, name: user.name, avatarURL: user.avatarURL, categories: profile.categories, bio: profile.bio,
-                                  serviceRadiusKm: profile.serviceRadiusKm, pricing: profile.pricing, workingHours: profile.workingHours)
+                                  serviceRadiusKm: profile.serviceRadiusKm, pricing: profile.pricing, workingHours: profile.workingHours,
+                                  rating: profile.rating, ratingCount: profile.ratingCount)
     }
 
     // MARK: administration

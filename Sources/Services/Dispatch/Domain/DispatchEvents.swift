@@ -19,6 +19,17 @@ public enum DispatchEvents {
     public static let offerWithdrawn: EventType = "marketplace.offer.withdrawn.v1"
     public static let offerExpired: EventType = "marketplace.offer.expired.v1"
     public static let requestUnfulfilled: EventType = "marketplace.request.unfulfilled.v1"
+    public static let reviewsTopic = "marketplace.reviews.v1"
+    public static let reviewPublished: EventType = "marketplace.review.published.v1"
+
+    public struct ReviewPublished: Codable, Sendable, Equatable {
+        public var jobId: String
+        public var authorId: String
+        public var authorRole: JobActor
+        public var subjectId: String
+        public var rating: Int
+    }
+
     public static let jobsTopic = "marketplace.jobs.v1"
     public static let jobAssigned: EventType = "marketplace.job.assigned.v1"
     /// Every transition after `assigned`, cancellations included (realtime, notifications, analytics).

@@ -105,6 +105,19 @@ public enum DispatchRoutes {
                                                                 traceparent: request.traceparent))
         }
 
+        jobs.post("/{id}/reviews") { request, context in
+            let caller = try context.requireCaller()
+            let input = try await request.decodeJSON(DispatchService.ReviewInput.self, context: context)
+            return try jsonResponse(try await service.review(caller, jobID: try context.parameters.require("id"), input, traceparent: request.traceparent),
+                                    status: .created)
+        }
+        jobs.get("/{id}/reviews") { _, context in
+            try jsonResponse(try await service.jobReviews(try context.requireCaller(), jobID: try context.parameters.require("id")))
+        }
+        router.get("/v1/providers/{id}/reviews") { _, context in
+            try jsonResponse(try await service.providerReviews(providerID: try context.parameters.require("id")))
+        }
+
         router.put("/v1/providers/me/availability") { request, context in
             let caller = try context.requireCaller()
             let body = try await request.decodeJSON(AvailabilityRequest.self, context: context)

@@ -10,6 +10,9 @@ public struct ProviderProfile: Codable, Sendable, Equatable {
     public var pricing: Pricing
     public var workingHours: [WorkingHours]
     public var updatedAt: Date
+    /// Kept by the Dispatch service's rating projection (average of clients' visible reviews).
+    public var rating: Double?
+    public var ratingCount: Int?
 
     public struct Pricing: Codable, Sendable, Equatable {
         /// ISO 4217, e.g. "EUR".
@@ -69,4 +72,6 @@ public struct PublicProviderView: Codable, Sendable, Equatable {
     public var serviceRadiusKm: Double
     public var pricing: ProviderProfile.Pricing
     public var workingHours: [ProviderProfile.WorkingHours]
+    public var rating: Double?
+    public var ratingCount: Int?
 }

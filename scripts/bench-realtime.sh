@@ -3,7 +3,7 @@
 # local stack, loaded by `marketplace bench realtime` from another process: connections held and
 # RSS per connection, deliveries/s with 1k and 10k subscribers, end-to-end latency at a fixed
 # rate against a bare Kafka consumer of the same records (the ceiling).
-#   scripts/bench-realtime.sh   (BENCH_CONNECTIONS=19000 BENCH_SUBSCRIBERS="1000 10000" BENCH_RATE=1000)
+#   scripts/bench-realtime.sh   (BENCH_CONNECTIONS=19000 BENCH_SUBSCRIBERS="1000 10000" BENCH_RATE=1000 BENCH_LATENCY_SUBSCRIBERS=10)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -25,4 +25,4 @@ for _ in $(seq 1 150); do curl -sf "http://127.0.0.1:$REALTIME_PORT/health/ready
 # shellcheck disable=SC2086
 .build/release/marketplace bench realtime --url "ws://127.0.0.1:$REALTIME_PORT/connection/websocket" --gateway-pid "$GATEWAY" \
   --connections "${BENCH_CONNECTIONS:-19000}" --subscribers ${BENCH_SUBSCRIBERS:-1000 10000} --publications "${BENCH_PUBLICATIONS:-200}" \
-  --latency-subscribers "${BENCH_LATENCY_SUBSCRIBERS:-1000}" --rate "${BENCH_RATE:-1000}" --seconds "${BENCH_SECONDS:-10}"
+  --latency-subscribers "${BENCH_LATENCY_SUBSCRIBERS:-10}" --rate "${BENCH_RATE:-1000}" --seconds "${BENCH_SECONDS:-10}"

@@ -57,7 +57,7 @@ struct Bench: AsyncParsableCommand {
         @Option var connections = 10_000
         @Option(parsing: .upToNextOption, help: "Subscriber counts for the throughput runs.") var subscribers: [Int] = [1_000, 10_000]
         @Option var publications = 200
-        @Option var latencySubscribers = 1_000
+        @Option var latencySubscribers = 10
         @Option var rate = 1_000
         @Option var seconds = 10
 

@@ -108,7 +108,8 @@ let package = Package(
 
         // Benchmarks: our adapters against the raw C libraries in the same run.
         .target(name: "MarketplaceBench", dependencies: [
-            "CRdKafka", "CMongoc", "MarketplaceKafka", "MarketplaceMongo", "MarketplaceRealtime",
+            "CRdKafka", "CMongoc", "MarketplaceKafka", "MarketplaceMongo", "MarketplaceRealtime", "MarketplaceRedis",
+            "MarketplaceDispatch", "MarketplaceDomain", "MarketplaceHTTP", "MarketplacePlatform",
             .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
         ], path: "Sources/Bench", swiftSettings: strict),
 

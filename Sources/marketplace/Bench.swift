@@ -9,7 +9,7 @@ import MarketplacePlatform
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks: our adapters against the raw C libraries, same servers, same run (figures in docs/benchmarks.md).",
-        subcommands: [KafkaBench.self, MongoBench.self, RealtimeBench.self])
+        subcommands: [KafkaBench.self, MongoBench.self, RealtimeBench.self, DispatchBench.self])
 
     static func report(_ results: [BenchResult]) {
         func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0) }
@@ -75,6 +75,28 @@ struct Bench: AsyncParsableCommand {
             if connections > 0 { print(try await bench.connections(connections)) }
             for count in subscribers { print(try await bench.throughput(subscribers: count, publications: publications)) }
             if rate > 0 { print(try await bench.latency(subscribers: latencySubscribers, rate: rate, seconds: seconds)) }
+            await platform.close()
+        }
+    }
+
+    struct DispatchBench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "dispatch",
+            abstract: "Dispatch decision latency with N online providers in Redis, and GEOSEARCH through our client; prints the GEO keys for redis-benchmark.")
+        @Option(parsing: .upToNextOption) var providers: [Int] = [10_000, 100_000]
+        @Option var requests = 200
+
+        func run() async throws {
+            let configuration = try await loadConfiguration()
+            let platform = try Platform(configuration: configuration, logger: Logger(label: "bench"))
+            let bench = DispatchBenchmark(platform: platform, requests: requests)
+            print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, load \((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?")")
+            for count in providers {
+                let result = try await bench.run(providers: count)
+                print(String(format: "dispatch %d providers: populate %.1f s; GEOSEARCH (our client) %.0f/s; decision latency over %d requests: p50 %.2f ms, p99 %.2f ms, mean %.2f ms",
+                             count, result.populateSeconds, result.geosearchPerSecond, requests, result.p50, result.p99, result.mean))
+                print("geo key: \(result.geoKey)")
+            }
             await platform.close()
         }
     }

@@ -51,6 +51,12 @@ public final class DispatchService: Sendable {
         public var slug: String?
         public var name: String
         public var description: String?
+
+        public init(slug: String?, name: String, description: String? = nil) {
+            self.slug = slug
+            self.name = name
+            self.description = description
+        }
     }
 
     public func listCategories() async throws -> [CategoryView] {

@@ -63,7 +63,22 @@ public struct ProviderPresenceIndex: Sendable {
     }
 
     /// Online providers of `category` within `radiusKm`, nearest first, heard from recently.
+    ///
+    /// GEOSEARCH costs in proportion to the members inside the radius (it sorts them all), so in
+    /// dense areas it searches rings first: radius/8, then /2, then the full radius. When an
+    /// inner ring already yields `limit` fresh providers they are the nearest overall (everyone
+    /// outside is further away). Measured: 100k providers in a 30 km disc, a 10 km GEOSEARCH
+    /// runs at ~60/s; a 1.25 km one at thousands per second (docs/benchmarks.md).
     public func nearby(category: String, at point: Coordinates, radiusKm: Double, limit: Int = 50, now: Date = Date()) async throws -> [Nearby] {
+        var found: [Nearby] = []
+        for radius in [radiusKm / 8, radiusKm / 2, radiusKm] {
+            found = try await fresh(category: category, at: point, radiusKm: radius, limit: limit, now: now)
+            if found.count >= limit { break }
+        }
+        return found
+    }
+
+    private func fresh(category: String, at point: Coordinates, radiusKm: Double, limit: Int, now: Date) async throws -> [Nearby] {
         let matches = try await redis.geosearch(Self.geoKey(category), longitude: point.lng, latitude: point.lat, radiusKm: radiusKm, limit: limit * 2)
         guard !matches.isEmpty else { return [] }
         let scores = try await redis.send(["ZMSCORE", Self.lastSeenKey] + matches.map(\.member)).array ?? []

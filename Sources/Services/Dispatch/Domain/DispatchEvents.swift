@@ -72,6 +72,18 @@ public enum DispatchEvents {
         public var budget: String?
         public var currency: String?
 
+        public init(requestId: String, clientId: String, categoryId: String, lat: Double, lng: Double, scheduledFor: Date? = nil,
+                    budget: String? = nil, currency: String? = nil) {
+            self.requestId = requestId
+            self.clientId = clientId
+            self.categoryId = categoryId
+            self.lat = lat
+            self.lng = lng
+            self.scheduledFor = scheduledFor
+            self.budget = budget
+            self.currency = currency
+        }
+
         /// The budget as money, when the request has one.
         public var budgetMoney: Money? {
             guard let budget, let currency, let amount = Decimal128(budget) else { return nil }

@@ -52,6 +52,16 @@ public struct ServiceRequestInput: Codable, Sendable {
     public var scheduledFor: Date?
     public var budget: ServiceRequest.Budget?
 
+    public init(categoryId: String, location: Coordinates, address: String, description: String, scheduledFor: Date? = nil,
+                budget: ServiceRequest.Budget? = nil) {
+        self.categoryId = categoryId
+        self.location = location
+        self.address = address
+        self.description = description
+        self.scheduledFor = scheduledFor
+        self.budget = budget
+    }
+
     /// Why the input is refused (category existence is checked by the use case), or nil.
     public func problem(now: Date = Date()) -> String? {
         if let problem = location.problem { return "location: \(problem)" }

@@ -65,7 +65,7 @@ let package = Package(
         ], path: "Sources/Adapters/HTTP", swiftSettings: strict),
 
         .target(name: "MarketplaceMessaging", dependencies: [
-            "MarketplaceDomain", "MarketplaceKafka", "MarketplaceMongo",
+            "MarketplaceDomain", "MarketplaceKafka", "MarketplaceMongo", "MarketplaceRedis",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

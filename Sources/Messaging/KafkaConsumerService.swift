@@ -1,6 +1,8 @@
 import Foundation
 import Logging
 import MarketplaceKafka
+import MarketplaceMongo
+import MarketplaceRedis
 import Metrics
 import ServiceLifecycle
 
@@ -70,20 +72,41 @@ public struct KafkaConsumerService: Service {
         await consumer.close()
     }
 
+    /// Failures of the infrastructure, not of the record.
+    static func isTransient(_ error: any Error) -> Bool {
+        switch error {
+        case let mongo as MongoError:
+            if mongo.isTransientTransactionError { return true }
+            if case .network = mongo { return true }
+            if case .timeout = mongo { return true }
+            return false
+        case let redis as RedisError:
+            if case .connection = redis { return true }
+            return false
+        default:
+            return false
+        }
+    }
+
     /// true when handled, false when dead-lettered; throws when neither was possible.
     private func handleWithRetries(_ record: KafkaRecord) async throws -> Bool {
         var backoff = retry.initialBackoff
         var lastError: Error?
-        for attempt in 1...retry.maxAttempts {
+        var attempt = 1
+        while attempt <= retry.maxAttempts {
             do {
                 try await handler(record)
                 return true
             } catch {
                 lastError = error
+                // A transient failure (a write conflict, a database or Redis outage) says nothing
+                // about the record: it is retried for as long as it takes, never dead-lettered.
+                let transient = Self.isTransient(error)
                 logger.warning("handler failed", metadata: [
                     "topic": "\(record.topic)", "partition": "\(record.partition)", "offset": "\(record.offset)",
-                    "attempt": "\(attempt)", "error": "\(error)"])
-                if attempt < retry.maxAttempts {
+                    "attempt": "\(attempt)", "transient": "\(transient)", "error": "\(error)"])
+                if !transient { attempt += 1 }
+                if attempt <= retry.maxAttempts {
                     try await Task.sleep(for: backoff)
                     backoff = min(backoff * 2, retry.maxBackoff)
                 }

@@ -3,6 +3,7 @@ import MarketplaceDomain
 import MarketplaceHTTP
 import MarketplaceMessaging
 import MarketplaceMongo
+import Synchronization
 
 /// The first wave of offers for a new request (later waves: Waves.swift), and accepting or
 /// declining an offer.
@@ -36,17 +37,19 @@ extension DispatchService {
         let events = try wave.map { try Self.offerEvent(DispatchEvents.offerSent, $0, traceparent: event.traceparent) }
         let topic = offersTopic
         let requestID = created.requestId
+        let offered = Mutex(false)
         try await Inbox(mongo: mongo, consumer: "dispatch").processOnce(event) { session in
             // Only a request still searching is offered (it may have been cancelled meanwhile).
             guard try session.collection(Self.requestsCollection, as: ServiceRequest.self).count(["_id": .string(requestID), "status": "searching"]) == 1 else { return }
+            offered.withLock { $0 = true }
             try session.collection(Self.statesCollection, as: DispatchState.self).insert(state)
             let collection = session.collection(Self.offersCollection, as: Offer.self)
             for (offer, event) in zip(wave, events) {
                 try collection.insert(offer)
                 try Outbox.append(event, to: topic, in: session)
             }
-            try Self.count(offered: wave.map(\.providerId), in: session)
         }
+        if offered.withLock({ $0 }) { await countOffers(to: wave.map(\.providerId)) }
     }
 
     /// Offers of one wave to the given candidates, valid for the policy's offer lifetime.
@@ -59,10 +62,13 @@ extension DispatchService {
         }
     }
 
-    /// Counts an offer for each provider (the acceptance rate's denominator).
-    static func count(offered providers: [String], in session: MongoSession) throws {
-        let stats = session.collection(providerStatsCollection, as: ProviderOfferStats.self)
-        for provider in providers { try stats.updateOne(["_id": .string(provider)], ["$inc": ["offered": 1]], upsert: true) }
+    /// Counts offers sent (the acceptance rate's denominator), after the offers committed. Not in
+    /// the transaction on purpose: every dispatch touching the same popular providers' counters
+    /// made concurrent transactions abort each other (found by the two-worker crash test). A
+    /// crash between commit and count loses one count of a ranking signal, nothing else.
+    func countOffers(to providers: [String]) async {
+        let stats = mongo.collection(Self.providerStatsCollection, as: ProviderOfferStats.self)
+        for provider in providers { _ = try? await stats.updateOne(["_id": .string(provider)], ["$inc": ["offered": 1]], upsert: true) }
     }
 
     /// An event about an offer (sent, accepted, withdrawn, expired), keyed by its request.
@@ -120,8 +126,6 @@ extension DispatchService {
                 Job(_id: jobID, requestId: offer.requestId, clientId: offer.clientId, providerId: offer.providerId, categoryId: offer.categoryId,
                     budget: request.budget, status: .assigned, timeline: [Job.Step(status: .assigned, at: now, by: .provider)],
                     createdAt: now, updatedAt: now))
-            try session.collection(Self.providerStatsCollection, as: ProviderOfferStats.self)
-                .updateOne(["_id": .string(offer.providerId)], ["$inc": ["accepted": 1]], upsert: true)
             try Outbox.append(accepted, to: offersTopic, in: session)
             try Outbox.append(assigned, to: jobsTopic, in: session)
             return true
@@ -130,6 +134,8 @@ extension DispatchService {
             _ = try? await offers.updateOne(["_id": .string(offer._id), "status": "pending"], ["$set": ["status": "withdrawn"]])
             throw Problem.conflict("request_taken", "another provider accepted this request first")
         }
+        _ = try? await mongo.collection(Self.providerStatsCollection, as: ProviderOfferStats.self)
+            .updateOne(["_id": .string(offer.providerId)], ["$inc": ["accepted": 1]], upsert: true)  // after commit, see countOffers
         var view = offer.view
         view.status = .accepted
         return Acceptance(offer: view, jobId: jobID)

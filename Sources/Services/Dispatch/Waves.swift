@@ -65,11 +65,11 @@ extension DispatchService {
         let wave = state.wave + 1
         let offers = makeOffers(next, requestID: state._id, clientID: state.clientId, categoryID: state.categoryId, wave: wave, now: now)
         let (offersTopic, requestsTopic, offerLifetime) = (self.offersTopic, self.requestsTopic, policy.offerLifetime)
-        return try await mongo.withTransaction { session in
+        let (advanced, offered): (Bool, [String]) = try await mongo.withTransaction { session in
             // Compare-and-set on the wave: another instance may have advanced it already.
             let states = session.collection(Self.statesCollection, as: DispatchState.self)
             guard try states.findOneAndUpdate(["_id": .string(state._id), "status": "active", "wave": .int64(Int64(state.wave))],
-                                              ["$set": ["wave": .int64(Int64(wave))]]) != nil else { return false }
+                                              ["$set": ["wave": .int64(Int64(wave))]]) != nil else { return (false, []) }
             let requests = session.collection(Self.requestsCollection, as: ServiceRequest.self)
             let offerCollection = session.collection(Self.offersCollection, as: Offer.self)
             // The wave's time is up: its pending offers expire.
@@ -79,7 +79,7 @@ extension DispatchService {
             }
             guard try requests.count(["_id": .string(state._id), "status": "searching"]) == 1 else {
                 try states.updateOne(["_id": .string(state._id)], ["$set": ["status": "done"]])  // accepted or cancelled meanwhile
-                return true
+                return (true, [])
             }
             if pastDeadline {
                 try requests.updateOne(["_id": .string(state._id), "status": "searching"], ["$set": ["status": "unfulfilled", "updatedAt": .date(now)]])
@@ -87,17 +87,18 @@ extension DispatchService {
                                                     payload: DispatchEvents.RequestCancelled(requestId: state._id, clientId: state.clientId, reason: "nobody accepted in time")),
                                   to: requestsTopic, in: session)
                 try states.updateOne(["_id": .string(state._id)], ["$set": ["status": "done"]])
-                return true
+                return (true, [])
             }
             for offer in offers {
                 try offerCollection.insert(offer)
                 try Outbox.append(try Self.offerEvent(DispatchEvents.offerSent, offer), to: offersTopic, in: session)
             }
-            try Self.count(offered: offers.map(\.providerId), in: session)
             try states.updateOne(["_id": .string(state._id)], ["$set": [
                 "radiusKm": .double(radius), "nextWaveAt": .date(min(now.addingTimeInterval(offerLifetime), state.deadline)),
                 "offered": .array((state.offered + offers.map(\.providerId)).map { .string($0) })]])
-            return true
+            return (true, offers.map(\.providerId))
         }
+        if !offered.isEmpty { await countOffers(to: offered) }
+        return advanced
     }
 }

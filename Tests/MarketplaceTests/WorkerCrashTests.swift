@@ -1,0 +1,118 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import MarketplaceDispatch
+import MarketplaceMessaging
+import MarketplaceMongo
+import ServiceLifecycle
+import Testing
+
+/// `marketplace worker <name>` as a child process of the test, so that it can be killed for real.
+final class WorkerProcess: Sendable {
+    let pid: pid_t
+
+    init(_ name: String, prefix: String, database: String) throws {
+        let executable = DeploymentFilesTests.root.appendingPathComponent(".build/debug/marketplace").path
+        var environment = ProcessInfo.processInfo.environment
+        environment["KAFKA_BROKERS"] = TestServers.kafkaBrokers
+        environment["KAFKA_TOPIC_PREFIX"] = prefix
+        environment["MONGO_URI"] = TestServers.mongoURI
+        environment["MONGO_DATABASE"] = database
+        environment["REDIS_HOST"] = TestServers.redisHost
+        environment["REDIS_PORT"] = String(TestServers.redisPort)
+        environment["HTTP_PORT"] = "0"
+        environment["LOG_LEVEL"] = "warning"
+        let argv = [executable, "worker", name]
+        var cArguments: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        var cEnvironment: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (cArguments + cEnvironment).forEach { free($0) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, executable, nil, nil, &cArguments, &cEnvironment) == 0 else { throw CocoaError(.executableNotLoadable) }
+        self.pid = pid
+    }
+
+    /// SIGKILL: no graceful shutdown, no final commit — a crash.
+    func kill() {
+        Glibc.kill(pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+    }
+
+    func stop() {
+        Glibc.kill(pid, SIGTERM)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+    }
+}
+
+@Suite("Dispatch: worker crash", .timeLimit(.minutes(4)))
+struct WorkerCrashTests {
+    typealias T = IdentityTests
+
+    @Test("two dispatch workers share the requests; one is killed mid-stream and another started: no request is lost, nobody is offered twice")
+    func killAndRestart() async throws {
+        let h = try await DispatchTests.harness()
+        for topic in [h.dispatch.requestsTopic, h.dispatch.offersTopic] { try await h.platform.admin.ensureTopic(topic, partitions: 4) }
+        let database = h.platform.configuration.mongoDatabase
+        let relay = OutboxRelay(mongo: h.platform.mongo, producer: h.platform.producer, configuration: .init(idleInterval: .milliseconds(20)))
+        let group = ServiceGroup(configuration: .init(services: [.init(service: relay)], logger: Logger(label: "test")))
+        let running = Task { try await group.run() }
+        let first = try WorkerProcess("dispatch", prefix: h.prefix, database: database)
+        let second = try WorkerProcess("dispatch", prefix: h.prefix, database: database)
+        defer { [first, second].forEach { $0.stop() } }
+
+        try await h.app.test(.router) { client in
+            let (_, category) = try await DispatchTests.adminAndCategory(h, client)
+            let index = ProviderPresenceIndex(redis: h.platform.redis)
+            var providers: [String] = []
+            for offset in [0.005, 0.01, 0.015] {
+                providers.append(try await DispatchTests.onlineProvider(client, index: index, category: category, offsetLat: offset).user.id)
+            }
+            // Providers report their position every few seconds, as their apps do (a provider
+            // silent for 60 s drops out, and a killed worker's open transaction can hold one
+            // request back for about that long).
+            let reporting = Task { [providers] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(5))
+                    for (offset, provider) in zip([0.005, 0.01, 0.015], providers) {
+                        try? await index.apply(DispatchEvents.LocationUpdated(providerId: provider, lat: 38.72 + offset, lng: -9.14, at: Date()))
+                    }
+                }
+            }
+            defer { reporting.cancel() }
+            let customer = try await T.register(client, email: T.email())
+            var requestIDs: [String] = []
+            func request() async throws {
+                let created: ServiceRequestView = try await client.execute(uri: "/v1/requests", method: .post, headers: T.bearer(customer.accessToken), body: T.json([
+                    "categoryId": category, "location": ["lat": 38.72, "lng": -9.14], "address": "Rua 1", "description": "Leak"])) { response throws in
+                    try JSONDecoder.iso.decode(ServiceRequestView.self, from: response.body)
+                }
+                requestIDs.append(created.id)
+            }
+            let states = h.platform.mongo.collection("dispatch_states", as: BSONDocument.self)
+            for _ in 0..<6 { try await request() }
+            // Mid-stream: at least one request dispatched, then the first worker dies.
+            #expect(try await eventually(timeout: .seconds(60)) { try await states.count([:]) >= 1 }, "the workers are dispatching")
+            first.kill()
+            for _ in 0..<6 { try await request() }
+            let replacement = try WorkerProcess("dispatch", prefix: h.prefix, database: database)
+            defer { replacement.stop() }
+
+            let ids = BSONValue.array(requestIDs.map { .string($0) })
+            #expect(try await eventually(timeout: .seconds(120)) { try await states.count(["_id": ["$in": ids]]) == 12 },
+                    "every request was dispatched despite the crash")
+            // Three providers in range: exactly three offers and three offer.sent events per request.
+            let offers = try await h.platform.mongo.collection("offers", as: Offer.self).find(["requestId": ["$in": ids]])
+            let perRequest = Dictionary(grouping: offers, by: \.requestId)
+            #expect(perRequest.count == 12 && perRequest.values.allSatisfy { Set($0.map(\.providerId)).count == 3 && $0.count == 3 })
+            let sent = try await h.platform.mongo.collection(Outbox.collection, as: OutboxEntry.self)
+                .find(["type": "marketplace.offer.sent.v1", "aggregateId": ["$in": ids]])
+            #expect(sent.count == 36, "no offer was sent twice: \(sent.count)")
+        }
+        await group.triggerGracefulShutdown()
+        _ = await running.result
+        for topic in [h.dispatch.requestsTopic, h.dispatch.offersTopic] { try? await h.platform.admin.deleteTopic(topic) }
+        await DispatchTests.close(h)
+    }
+}

@@ -38,7 +38,7 @@ public struct ProviderLocationWorker: Service {
             group.addTask {
                 while !Task.isCancelled && !Task.isShuttingDownGracefully {
                     try? await Task.sleep(for: .seconds(5))
-                    do { try await index.sweep() } catch { logger.warning("sweep failed: \(error)") }
+                    do { try await index.sweep() } catch is CancellationError { break } catch { logger.warning("sweep failed: \(error)") }
                 }
             }
             try await group.next()

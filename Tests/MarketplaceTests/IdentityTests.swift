@@ -310,11 +310,8 @@ struct IdentityTests {
 }
 
 extension JSONDecoder {
-    static var iso: JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return decoder
-    }
+    /// ISO 8601 dates, with or without fractional seconds (API responses and event payloads).
+    static var iso: JSONDecoder { EventJSON.decoder }
 
     func decode<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer) throws -> T {
         try decode(type, from: Data(buffer.readableBytesView))

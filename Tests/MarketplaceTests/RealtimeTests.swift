@@ -199,6 +199,8 @@ struct RealtimeChannelTests {
             OutboxRelay(mongo: h.platform.mongo, producer: h.platform.producer, configuration: .init(idleInterval: .milliseconds(20))),
             RealtimeBridge(publisher: RealtimePublisher(producer: h.platform.producer, topicPrefix: h.prefix), kafka: TestServers.kafkaClient,
                            topicPrefix: h.prefix, groupID: TestServers.unique("bridge")),
+            ProviderLocationWorker(index: ProviderPresenceIndex(redis: h.platform.redis), consumer: KafkaConsumerConfiguration(
+                client: TestServers.kafkaClient, groupID: TestServers.unique("locations"), topics: [h.dispatch.locationsTopic], fetchWaitMaxMillis: 20)),
         ] })
         try await r.dispatch.app.test(.router) { api in
             let index = ProviderPresenceIndex(redis: r.platform.redis)
@@ -224,6 +226,13 @@ struct RealtimeChannelTests {
             #expect(try await worker.command("publish", ["channel": locationChannel, "data": ["lat": 38.71, "lng": -9.13]]).object("publish") != nil)
             let position = try await client.push("pub", channel: locationChannel)
             #expect(position.object("data")?["lat"] as? Double == 38.71 && position.object("info")?["user"] as? String == provider.user.id)
+            // The same position reaches matching: the provider-locations worker moves it in the GEO index.
+            let moved = try await eventually(timeout: .seconds(30)) {
+                let near = try await index.nearby(category: category, at: Coordinates(lat: 38.71, lng: -9.13), radiusKm: 0.05)
+                return near.contains { $0.providerId == provider.user.id }
+            }
+            let state = try await r.platform.redis.hgetall("provider-state:\(provider.user.id)")
+            #expect(moved, "the position published on the gateway moved the provider in the matching index: \(state)")
 
             // Chat: the provider's subscription reached the client as a join; messages go both ways.
             let providerID = provider.user.id
@@ -242,13 +251,15 @@ struct RealtimeChannelTests {
             for status in ["en_route", "arrived", "in_progress", "completed"] {
                 #expect(try await JobTests.move(api, job, to: status, token: provider.accessToken).0 == .ok)
             }
+            // (job.assigned may arrive first: the bridge may have started after the client subscribed.)
             var seen: [String] = []
-            for _ in 0..<5 {
+            for _ in 0..<6 {
                 let pub = try await client.push("pub", channel: jobChannel, timeout: .seconds(30))
-                seen.append(pub.object("data")?["type"] as? String ?? "?")
-                if pub.object("data")?.object("data")?["to"] as? String == "completed" { break }
+                guard pub.object("data")?["type"] as? String == "marketplace.job.status-changed.v1" else { continue }
+                seen.append(pub.object("data")?.object("data")?["to"] as? String ?? "?")
+                if seen.last == "completed" { break }
             }
-            #expect(seen.last == "marketplace.job.status-changed.v1" && seen.count == 4, "\(seen)")
+            #expect(seen == ["en_route", "arrived", "in_progress", "completed"], "\(seen)")
             for channel in [jobChannel, locationChannel, chatChannel] {
                 #expect(try await client.push("unsubscribe", channel: channel, timeout: .seconds(15))["code"] as? Int == 2000, "\(channel)")
             }

@@ -56,18 +56,31 @@ public struct EventType: RawRepresentable, Sendable, Hashable, Codable, CustomSt
     }
 }
 
-/// The JSON conventions of event payloads: ISO 8601 dates, sorted keys (stable bytes).
+/// The JSON conventions of event payloads: ISO 8601 dates with milliseconds (positions and
+/// state changes are ordered by them: whole seconds made same-second updates look stale), sorted
+/// keys (stable bytes). Dates without fractional seconds are still read.
 public enum EventJSON {
+    static let fractional = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+
     public static var encoder: JSONEncoder {
         let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(date.formatted(fractional))
+        }
         encoder.outputFormatting = [.sortedKeys]
         return encoder
     }
 
     public static var decoder: JSONDecoder {
         let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            if let date = try? Date(text, strategy: fractional) { return date }
+            if let date = try? Date(text, strategy: .iso8601) { return date }
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an ISO 8601 date: \(text)")
+        }
         return decoder
     }
 }

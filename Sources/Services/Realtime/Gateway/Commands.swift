@@ -196,9 +196,14 @@ extension RealtimeGateway {
         metrics.publicationsIn.increment()
         if let location {
             // The same position feeds matching (the provider-locations worker's GEO index).
-            try? await events.publish(try EventEnvelope(source: RealtimeBus.source, type: DispatchEvents.locationUpdated,
-                                                        aggregateID: caller.userID, payload: location),
-                                      to: configuration.topicPrefix + DispatchEvents.locationsTopic)
+            do {
+                try await events.publish(try EventEnvelope(source: RealtimeBus.source, type: DispatchEvents.locationUpdated,
+                                                           aggregateID: caller.userID, payload: location),
+                                         to: configuration.topicPrefix + DispatchEvents.locationsTopic)
+            } catch {
+                // The position reached the job's channel; matching gets the next one.
+                logger.warning("location event not published: \(error)", metadata: ["provider": "\(caller.userID)"])
+            }
         }
         return Frames.reply(command.id, "publish")
     }

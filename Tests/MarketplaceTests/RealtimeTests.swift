@@ -245,6 +245,15 @@ struct RealtimeChannelTests {
             let stats = try #require(try await client.command("presence_stats", ["channel": chatChannel]).object("presence_stats"))
             #expect(stats["num_users"] as? Int == 2 && stats["num_clients"] as? Int == 2)
             #expect(try await outsider.command("presence", ["channel": chatChannel]).object("error")?["code"] as? Int == 103)
+            let presence = try #require(try await client.command("presence", ["channel": chatChannel]).object("presence")?.object("presence"))
+            #expect(Set(presence.values.compactMap { ($0 as? [String: Any])?["user"] as? String }) == [customer.user.id, provider.user.id])
+            // The provider leaves the chat: a leave push, and presence shrinks.
+            _ = try await worker.command("unsubscribe", ["channel": chatChannel])
+            _ = try await client.waitFor { message in
+                guard let push = message.object("push"), push["channel"] as? String == chatChannel else { return false }
+                return push.object("leave")?.object("info")?["user"] as? String == providerID
+            }
+            #expect(try await client.command("presence_stats", ["channel": chatChannel]).object("presence_stats")?["num_users"] as? Int == 1)
 
             // The job runs to completion over HTTP: status changes reach the job channel through
             // the outbox, Kafka and the bridge; then every job channel is revoked (terminal code).
@@ -387,6 +396,20 @@ func runPythonFile(_ file: String, _ arguments: String...) async throws -> Int32
 @Suite("Realtime gateway: slow consumers", .timeLimit(.minutes(3)))
 struct SlowConsumerTests {
     typealias T = IdentityTests
+
+    @Test("presence entries of a node that stopped refreshing them age out")
+    func presenceExpires() async throws {
+        let redis = TestServers.redis()
+        let presence = PresenceStore(redis: redis, ttl: 60)
+        let channel = "chat:\(TestServers.unique("job"))"
+        let now = Date()
+        try await presence.touch([(channel, ClientInfo(user: "u1", client: "c1"))], now: now.addingTimeInterval(-120))  // a dead node's
+        try await presence.touch([(channel, ClientInfo(user: "u2", client: "c2"))], now: now)
+        #expect(try await presence.list(channel, now: now).map(\.user) == ["u2"])
+        try await presence.remove(channel: channel, client: "c2")
+        #expect(try await presence.list(channel, now: now).isEmpty)
+        await redis.shutdown()
+    }
 
     @Test("a send queue conflates positions per channel and refuses past its byte limit")
     func sendQueue() async {

@@ -24,7 +24,7 @@ struct OpenAPITests {
                 let path = FileManager.default.temporaryDirectory.appendingPathComponent("openapi-\(UUID()).json").path
                 try Data(response.body.readableBytesView).write(to: URL(fileURLWithPath: path))
                 defer { try? FileManager.default.removeItem(atPath: path) }
-                let status = try runPython("import json, sys; from openapi_spec_validator import validate; validate(json.load(open(sys.argv[1])))", path)
+                let status = try await ChildProcess.python("-c", "import json, sys; from openapi_spec_validator import validate; validate(json.load(open(sys.argv[1])))", path)
                 #expect(status == 0, "openapi-spec-validator refused the document")
             }
         }
@@ -60,19 +60,4 @@ struct OpenAPITests {
         #expect(try await verifier.verify(tokens.1).role == .client)
         await h.platform.close()
     }
-}
-
-/// Runs `.stack/venv/bin/python -c script args...` and returns its exit status.
-func runPython(_ script: String, _ arguments: String...) throws -> Int32 {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let python = root.appendingPathComponent(".stack/venv/bin/python").path
-    let argv = [python, "-c", script] + arguments
-    var cArguments: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-    defer { cArguments.forEach { free($0) } }
-    var pid: pid_t = 0
-    let spawned = posix_spawn(&pid, python, nil, nil, &cArguments, environ)
-    guard spawned == 0 else { throw CocoaError(.executableNotLoadable) }
-    var status: Int32 = 0
-    waitpid(pid, &status, 0)
-    return (status >> 8) & 0xff
 }

@@ -6,44 +6,21 @@ import MarketplaceDispatch
 import MarketplaceMessaging
 import MarketplaceMongo
 import ServiceLifecycle
+import Synchronization
 import Testing
 
 /// `marketplace worker <name>` as a child process of the test, so that it can be killed for real.
-final class WorkerProcess: Sendable {
-    let pid: pid_t
-
-    init(_ name: String, prefix: String, database: String) throws {
-        let executable = DeploymentFilesTests.root.appendingPathComponent(".build/debug/marketplace").path
-        var environment = ProcessInfo.processInfo.environment
-        environment["KAFKA_BROKERS"] = TestServers.kafkaBrokers
-        environment["KAFKA_TOPIC_PREFIX"] = prefix
-        environment["MONGO_URI"] = TestServers.mongoURI
-        environment["MONGO_DATABASE"] = database
-        environment["REDIS_HOST"] = TestServers.redisHost
-        environment["REDIS_PORT"] = String(TestServers.redisPort)
-        environment["HTTP_PORT"] = "0"
-        environment["LOG_LEVEL"] = "warning"
-        let argv = [executable, "worker", name]
-        var cArguments: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        var cEnvironment: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { (cArguments + cEnvironment).forEach { free($0) } }
-        var pid: pid_t = 0
-        guard posix_spawn(&pid, executable, nil, nil, &cArguments, &cEnvironment) == 0 else { throw CocoaError(.executableNotLoadable) }
-        self.pid = pid
-    }
-
-    /// SIGKILL: no graceful shutdown, no final commit — a crash.
-    func kill() {
-        Glibc.kill(pid, SIGKILL)
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-    }
-
-    func stop() {
-        Glibc.kill(pid, SIGTERM)
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-    }
+func workerProcess(_ name: String, prefix: String, database: String) throws -> ChildProcess {
+    var environment = ProcessInfo.processInfo.environment
+    environment["KAFKA_BROKERS"] = TestServers.kafkaBrokers
+    environment["KAFKA_TOPIC_PREFIX"] = prefix
+    environment["MONGO_URI"] = TestServers.mongoURI
+    environment["MONGO_DATABASE"] = database
+    environment["REDIS_HOST"] = TestServers.redisHost
+    environment["REDIS_PORT"] = String(TestServers.redisPort)
+    environment["HTTP_PORT"] = "0"
+    environment["LOG_LEVEL"] = "warning"
+    return try ChildProcess([DeploymentFilesTests.root.appendingPathComponent(".build/debug/marketplace").path, "worker", name], environment: environment)
 }
 
 @Suite("Dispatch: worker crash", .timeLimit(.minutes(4)))
@@ -57,12 +34,13 @@ struct WorkerCrashTests {
         let database = h.platform.configuration.mongoDatabase
         let relay = OutboxRelay(mongo: h.platform.mongo, producer: h.platform.producer, configuration: .init(idleInterval: .milliseconds(20)))
         let group = ServiceGroup(configuration: .init(services: [.init(service: relay)], logger: Logger(label: "test")))
-        let running = Task { try await group.run() }
-        let first = try WorkerProcess("dispatch", prefix: h.prefix, database: database)
-        let second = try WorkerProcess("dispatch", prefix: h.prefix, database: database)
-        defer { [first, second].forEach { $0.stop() } }
+        let relaying = Task { try await group.run() }
+        let first = try workerProcess("dispatch", prefix: h.prefix, database: database)
+        // Workers still running at the end (also when the test fails) get SIGTERM.
+        let running = Mutex([first, try workerProcess("dispatch", prefix: h.prefix, database: database)])
 
-        try await h.app.test(.router) { client in
+        var failure: (any Error)?
+        do { try await h.app.test(.router) { client in
             let (_, category) = try await DispatchTests.adminAndCategory(h, client)
             let index = ProviderPresenceIndex(redis: h.platform.redis)
             var providers: [String] = []
@@ -94,10 +72,11 @@ struct WorkerCrashTests {
             for _ in 0..<6 { try await request() }
             // Mid-stream: at least one request dispatched, then the first worker dies.
             #expect(try await eventually(timeout: .seconds(60)) { try await states.count([:]) >= 1 }, "the workers are dispatching")
-            first.kill()
+            running.withLock { $0.removeAll { $0 === first } }
+            await first.signal(SIGKILL)  // no graceful shutdown, no final commit: a crash
             for _ in 0..<6 { try await request() }
-            let replacement = try WorkerProcess("dispatch", prefix: h.prefix, database: database)
-            defer { replacement.stop() }
+            let replacement = try workerProcess("dispatch", prefix: h.prefix, database: database)
+            running.withLock { $0.append(replacement) }
 
             let ids = BSONValue.array(requestIDs.map { .string($0) })
             #expect(try await eventually(timeout: .seconds(120)) { try await states.count(["_id": ["$in": ids]]) == 12 },
@@ -109,10 +88,12 @@ struct WorkerCrashTests {
             let sent = try await h.platform.mongo.collection(Outbox.collection, as: OutboxEntry.self)
                 .find(["type": "marketplace.offer.sent.v1", "aggregateId": ["$in": ids]])
             #expect(sent.count == 36, "no offer was sent twice: \(sent.count)")
-        }
+        } } catch { failure = error }
+        for worker in running.withLock({ $0 }) { await worker.signal(SIGTERM) }
         await group.triggerGracefulShutdown()
-        _ = await running.result
+        _ = await relaying.result
         for topic in [h.dispatch.requestsTopic, h.dispatch.offersTopic] { try? await h.platform.admin.deleteTopic(topic) }
         await DispatchTests.close(h)
+        if let failure { throw failure }
     }
 }

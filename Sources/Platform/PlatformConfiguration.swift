@@ -11,6 +11,8 @@ import MarketplaceRedis
 public struct PlatformConfiguration: Sendable {
     public var kafkaBrokers: String
     public var kafkaTopicPrefix: String
+    /// librdkafka debug contexts (e.g. "metadata,cgrp") for diagnosis; empty: off.
+    public var kafkaDebug: String = ""
     public var mongoURI: String
     public var mongoDatabase: String
     public var mongoPoolSize: Int
@@ -45,7 +47,8 @@ public struct PlatformConfiguration: Sendable {
     }
 
     public var kafkaClient: KafkaClientConfiguration {
-        KafkaClientConfiguration(bootstrapServers: kafkaBrokers, statisticsIntervalMillis: 10_000)
+        KafkaClientConfiguration(bootstrapServers: kafkaBrokers, statisticsIntervalMillis: 10_000,
+                                 properties: kafkaDebug.isEmpty ? [:] : ["debug": kafkaDebug])
     }
 
     public var mongo: MongoConfiguration {
@@ -115,6 +118,7 @@ extension PlatformConfiguration {
             }
         }
         kafkaTopicPrefix = reader.string(forKey: "kafka.topic.prefix") ?? ""
+        kafkaDebug = reader.string(forKey: "kafka.debug") ?? ""
         mongoURI = try string("mongo.uri", defaults.mongoURI)
         guard mongoURI.hasPrefix("mongodb://") || mongoURI.hasPrefix("mongodb+srv://") else {
             throw ConfigurationError(key: "mongo.uri", value: mongoURI, reason: "expected a mongodb:// URI")

@@ -42,6 +42,15 @@ public enum PlatformRunner {
         return logger
     }
 
+    /// Consumer groups carry the topic prefix too: environments (and test runs) sharing a broker
+    /// must not share groups (a group's members and rebalances span all its subscriptions).
+    static func group(_ name: String, _ platform: Platform) -> String { platform.configuration.kafkaTopicPrefix + name }
+
+    /// Where every worker sends records it cannot handle.
+    static func deadLetter(_ platform: Platform) -> KafkaConsumerService.DeadLetter {
+        .init(producer: platform.producer, topic: platform.configuration.kafkaTopicPrefix + "marketplace.dead-letter.v1")
+    }
+
     public static func workerServices(_ names: [WorkerName], platform: Platform) -> [any Service] {
         names.map { name -> any Service in
             switch name {
@@ -50,28 +59,28 @@ public enum PlatformRunner {
             case .providerLocations:
                 ProviderLocationWorker(
                     index: ProviderPresenceIndex(redis: platform.redis),
-                    consumer: KafkaConsumerConfiguration(client: platform.configuration.kafkaClient, groupID: "dispatch-provider-index",
+                    consumer: KafkaConsumerConfiguration(client: platform.configuration.kafkaClient, groupID: group("dispatch-provider-index", platform),
                                                          topics: [platform.configuration.kafkaTopicPrefix + DispatchEvents.locationsTopic]),
-                    deadLetter: .init(producer: platform.producer, topic: platform.configuration.kafkaTopicPrefix + "marketplace.dead-letter.v1"),
+                    deadLetter: deadLetter(platform),
                     logger: platform.logger.with(label: "dispatch.provider-locations"))
             case .dispatch:
                 DispatchWorker(
                     service: makeDispatch(platform), index: ProviderPresenceIndex(redis: platform.redis),
-                    consumer: KafkaConsumerConfiguration(client: platform.configuration.kafkaClient, groupID: "dispatch-worker",
+                    consumer: KafkaConsumerConfiguration(client: platform.configuration.kafkaClient, groupID: group("dispatch-worker", platform),
                                                          topics: [platform.configuration.kafkaTopicPrefix + DispatchEvents.requestsTopic]),
-                    deadLetter: .init(producer: platform.producer, topic: platform.configuration.kafkaTopicPrefix + "marketplace.dead-letter.v1"),
+                    deadLetter: deadLetter(platform),
                     logger: platform.logger.with(label: "dispatch.worker"))
             case .providerRatings:
                 ProviderRatingsWorker(
                     service: makeDispatch(platform),
-                    consumer: KafkaConsumerConfiguration(client: platform.configuration.kafkaClient, groupID: "dispatch-provider-ratings",
+                    consumer: KafkaConsumerConfiguration(client: platform.configuration.kafkaClient, groupID: group("dispatch-provider-ratings", platform),
                                                          topics: [platform.configuration.kafkaTopicPrefix + DispatchEvents.reviewsTopic]),
-                    deadLetter: .init(producer: platform.producer, topic: platform.configuration.kafkaTopicPrefix + "marketplace.dead-letter.v1"),
+                    deadLetter: deadLetter(platform),
                     logger: platform.logger.with(label: "dispatch.provider-ratings"))
             case .realtimeBridge:
                 RealtimeBridge(publisher: RealtimePublisher(producer: platform.producer, topicPrefix: platform.configuration.kafkaTopicPrefix),
                                kafka: platform.configuration.kafkaClient, topicPrefix: platform.configuration.kafkaTopicPrefix,
-                               deadLetter: .init(producer: platform.producer, topic: platform.configuration.kafkaTopicPrefix + "marketplace.dead-letter.v1"),
+                               groupID: group("realtime-bridge", platform), deadLetter: deadLetter(platform),
                                logger: platform.logger.with(label: "realtime.bridge"))
             case .realtimeGateway:
                 makeGateway(platform, configuration: RealtimeConfiguration(
@@ -114,14 +123,17 @@ public enum PlatformRunner {
             publisher: RealtimePublisher(producer: platform.producer, topicPrefix: configuration.topicPrefix),
             events: KafkaEventPublisher(producer: platform.producer),
             kafka: platform.configuration.kafkaClient,
-            routes: { router in
-                router.get("/metrics") { _, _ in
-                    var buffer = [UInt8]()
-                    registry.emit(into: &buffer)
-                    return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+            routes: { router, gateway in
+                let listening = ReadinessCheck(name: "gateway") {
+                    guard gateway.isReady else { throw GatewayNotReady() }
                 }
+                HealthRoutes.register(on: router, checks: platform.readinessChecks + [listening], registry: registry)
             },
             logger: platform.logger.with(label: "realtime.gateway"))
+    }
+
+    struct GatewayNotReady: Error, CustomStringConvertible {
+        var description: String { "not listening or not yet reading the fan-out topic" }
     }
 
     public static func makeDispatch(_ platform: Platform) -> DispatchService {

@@ -11,6 +11,12 @@ struct Bench: AsyncParsableCommand {
         abstract: "Benchmarks: our adapters against the raw C libraries, same servers, same run (figures in docs/benchmarks.md).",
         subcommands: [KafkaBench.self, MongoBench.self, RealtimeBench.self, DispatchBench.self])
 
+    /// The machine's state, printed with every run (the figures depend on it).
+    static var machine: String {
+        let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
+        return "machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, load \(load)"
+    }
+
     static func report(_ results: [BenchResult]) {
         func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0) }
         print(pad("benchmark", 34) + " round        raw/s       ours/s   ratio")
@@ -71,7 +77,7 @@ struct Bench: AsyncParsableCommand {
             let bench = RealtimeBenchmark(url: url, token: account.accessToken, channel: "user:\(account.user.id)",
                                           brokers: configuration.kafkaBrokers, topic: configuration.kafkaTopicPrefix + RealtimeBus.topic,
                                           gatewayPID: gatewayPid)
-            print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, load \((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?")")
+            print(Bench.machine)
             if connections > 0 { print(try await bench.connections(connections)) }
             for count in subscribers { print(try await bench.throughput(subscribers: count, publications: publications)) }
             if rate > 0 { print(try await bench.latency(subscribers: latencySubscribers, rate: rate, seconds: seconds)) }
@@ -90,7 +96,7 @@ struct Bench: AsyncParsableCommand {
             let configuration = try await loadConfiguration()
             let platform = try Platform(configuration: configuration, logger: Logger(label: "bench"))
             let bench = DispatchBenchmark(platform: platform, requests: requests)
-            print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, load \((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?")")
+            print(Bench.machine)
             for count in providers {
                 let result = try await bench.run(providers: count)
                 print(String(format: "dispatch %d providers: populate %.1f s; GEOSEARCH (our client) %.0f/s; decision latency over %d requests: p50 %.2f ms, p99 %.2f ms, mean %.2f ms",

@@ -371,3 +371,66 @@ extension String {
         try handle.write(contentsOf: Data(utf8))
     }
 }
+
+@Suite("Realtime gateway: slow consumers", .timeLimit(.minutes(3)))
+struct SlowConsumerTests {
+    typealias T = IdentityTests
+
+    @Test("presence entries of a node that stopped refreshing them age out")
+    func presenceExpires() async throws {
+        let redis = TestServers.redis()
+        let presence = PresenceStore(redis: redis, ttl: 60)
+        let channel = "chat:\(TestServers.unique("job"))"
+        let now = Date()
+        try await presence.touch([(channel, ClientInfo(user: "u1", client: "c1"))], now: now.addingTimeInterval(-120))  // a dead node's
+        try await presence.touch([(channel, ClientInfo(user: "u2", client: "c2"))], now: now)
+        #expect(try await presence.list(channel, now: now).map(\.user) == ["u2"])
+        try await presence.remove(channel: channel, client: "c2")
+        #expect(try await presence.list(channel, now: now).isEmpty)
+        await redis.shutdown()
+    }
+
+    @Test("a send queue conflates positions per channel and refuses past its byte limit")
+    func sendQueue() async {
+        let queue = SendQueueProbe(maxBytes: 100, slowAfter: .milliseconds(200))
+        #expect(queue.push("a", key: "location:1") && queue.push("b", key: "location:1") && queue.push("x", key: nil))
+        #expect(queue.push("c", key: "location:1"))
+        #expect(await queue.next() == ["c", "x"], "the newest position replaced the unsent ones, in the first one's place")
+        // A burst over the soft limit is allowed for a while; the hard limit (8×) never.
+        #expect(queue.push(String(repeating: "z", count: 150), key: nil) && !queue.isSlow)
+        #expect(!queue.push(String(repeating: "z", count: 700), key: nil), "past 800 bytes: refused at once")
+        try? await Task.sleep(for: .milliseconds(300))
+        #expect(queue.isSlow, "over the soft limit for longer than allowed")
+        #expect(!queue.push("y", key: nil), "refused: a slow consumer")
+        #expect(await queue.next()?.count == 1 && !queue.isSlow, "drained: keeping up again")
+    }
+
+    @Test("a client that stops reading is disconnected with 3008 and does not hold back the others")
+    func slowConsumerIsDropped() async throws {
+        let r = try await RealtimeHarness.start(configure: { $0.maxQueuedBytes = 4 << 20; $0.slowConsumerAfter = .seconds(3) })
+        try await r.dispatch.app.test(.router) { api in
+            let user = try await T.register(api, email: T.email())
+            let channel = RealtimeChannel.user(user.user.id)
+            let slow = try RawWebSocket(port: r.gateways[0].port!)
+            try slow.sendText(#"{"id":1,"connect":{"token":"\#(user.accessToken)"}}"#)
+            try slow.sendText(#"{"id":2,"subscribe":{"channel":"\#(channel.name)"}}"#)
+            let fast = try await r.connected(user.accessToken)
+            _ = try await fast.command("subscribe", ["channel": channel.name])
+            try await Task.sleep(for: .milliseconds(200))
+
+            // 600 publications of ~32 KB (19 MB): far more than the sockets and the queue hold.
+            let filler = String(repeating: "x", count: 32_000)
+            try await r.publisher.producer.sendBatch((1...600).map {
+                RealtimeBus.message(.publication, channel: channel.name, data: Array(#"{"n":\#($0),"filler":"\#(filler)"}"#.utf8), info: nil,
+                                    topic: r.publisher.topic)
+            })
+            #expect(try await eventually(timeout: .seconds(60)) { fast.pushes("pub", channel: channel.name).count == 600 },
+                    "the reading client got everything")
+            #expect(try await eventually(timeout: .seconds(30)) { r.gateways[0].slowConsumerDisconnects == 1 }, "exactly one slow consumer")
+            // Reading again lets the stuck write finish; the close frame follows it.
+            #expect(slow.drainUntilClosed(timeout: 10) == 3008, "the one that stopped reading was told it is too slow")
+            await fast.close()
+        }
+        await r.stop()
+    }
+}

@@ -1,4 +1,3 @@
-import Foundation
 import CRdKafka
 
 /// Settings shared by producers, consumers and the admin client.
@@ -20,10 +19,8 @@ public struct KafkaClientConfiguration: Sendable {
     }
 
     var baseProperties: [(String, String)] {
-        // KAFKA_DEBUG turns on librdkafka's debug contexts (e.g. "metadata,cgrp") for diagnosis.
         [("bootstrap.servers", bootstrapServers), ("client.id", clientID),
          ("statistics.interval.ms", String(statisticsIntervalMillis))]
-            + (ProcessInfo.processInfo.environment["KAFKA_DEBUG"].map { [("debug", $0)] } ?? [])
     }
 }
 

@@ -132,9 +132,20 @@ public struct ChannelHistory: Sendable {
         let position = try await self.position(channel)
         guard limit > 0 else { return (position, []) }
         let entries = try await redis.send(["XREVRANGE", Self.streamKey(channel), "+", "-", "COUNT", String(limit)]).array ?? []
-        let start = entries.last.flatMap { $0.array?.first?.string }.flatMap { UInt64($0.split(separator: "-")[0]) } ?? 0
-        let (_, _, publications) = try await read(channel, after: start > 0 ? start - 1 : 0, limit: limit)
-        return (position, publications)
+        return (position, entries.reversed().compactMap(Self.publication(fromEntry:)))
+    }
+
+    /// A stream entry (`[id, [field, value, ...]]`) as a publication.
+    static func publication(fromEntry entry: RedisValue) -> Publication? {
+        guard let parts = entry.array, parts.count == 2, let id = parts[0].string, let fields = parts[1].array,
+              let offset = id.split(separator: "-").first.flatMap({ UInt64($0) }) else { return nil }
+        var values: [String: RedisValue] = [:]
+        for index in stride(from: 0, to: fields.count - 1, by: 2) {
+            if let name = fields[index].string { values[name] = fields[index + 1] }
+        }
+        let user = values["u"]?.string ?? ""
+        return Publication(offset: offset, data: values["d"]?.bytes ?? Array("null".utf8),
+                           info: user.isEmpty ? nil : ClientInfo(user: user, client: values["c"]?.string ?? ""))
     }
 
     static func newEpoch() -> String { String(UUID().uuidString.prefix(8)).lowercased() }

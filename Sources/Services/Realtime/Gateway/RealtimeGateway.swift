@@ -25,7 +25,9 @@ public final class RealtimeGateway: Service, Sendable {
     let publisher: RealtimePublisher
     let events: any EventPublisher
     let consumerConfiguration: KafkaConsumerConfiguration
-    let routes: @Sendable (Router<AppRequestContext>) -> Void
+    /// Health, readiness and metrics routes: the process composition adds them (they are the
+    /// platform's), with `isReady` among the readiness checks.
+    let routes: @Sendable (Router<AppRequestContext>, RealtimeGateway) -> Void
     let logger: Logger
     let hub = Hub()
     let connections = Mutex<[String: ClientConnection]>([:])
@@ -38,7 +40,7 @@ public final class RealtimeGateway: Service, Sendable {
 
     public init(configuration: RealtimeConfiguration, verifier: any AccessTokenVerifier, jobs: any JobAccessDirectory,
                 history: ChannelHistory, presence: PresenceStore, publisher: RealtimePublisher, events: any EventPublisher,
-                kafka: KafkaClientConfiguration, routes: @escaping @Sendable (Router<AppRequestContext>) -> Void = { _ in },
+                kafka: KafkaClientConfiguration, routes: @escaping @Sendable (Router<AppRequestContext>, RealtimeGateway) -> Void = { _, _ in },
                 logger: Logger = Logger(label: "realtime.gateway")) {
         self.configuration = configuration
         self.verifier = verifier
@@ -52,7 +54,7 @@ public final class RealtimeGateway: Service, Sendable {
         // Every node reads everything: a group of its own. Committed offsets let a restarted node
         // with the same id resume (and fill history); a new node starts at the end.
         self.consumerConfiguration = KafkaConsumerConfiguration(
-            client: kafka, groupID: "realtime-gateway-\(configuration.nodeID)", topics: [publisher.topic],
+            client: kafka, groupID: configuration.topicPrefix + "realtime-gateway-\(configuration.nodeID)", topics: [publisher.topic],
             autoOffsetReset: .earliest, fetchWaitMaxMillis: 10)
     }
 
@@ -63,11 +65,7 @@ public final class RealtimeGateway: Service, Sendable {
 
     public func run() async throws {
         let router = Router(context: AppRequestContext.self)
-        router.get("/health/live") { _, _ in ["status": "ok"] }
-        router.get("/health/ready") { [self] _, _ -> Response in
-            Response(status: isReady ? .ok : .serviceUnavailable)
-        }
-        routes(router)
+        routes(router, self)
         let wsConfiguration = WebSocketServerConfiguration(maxFrameSize: configuration.maxMessageBytes, autoPing: .disabled,
                                                            closeTimeout: .seconds(2))
         let app = Application(

@@ -92,6 +92,9 @@ let package = Package(
             "MarketplaceDispatch",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/Services/Realtime", swiftSettings: strict),
@@ -110,7 +113,8 @@ let package = Package(
         .target(name: "MarketplaceBench", dependencies: [
             "CRdKafka", "CMongoc", "MarketplaceKafka", "MarketplaceMongo", "MarketplaceRealtime", "MarketplaceRedis",
             "MarketplaceDispatch", "MarketplaceDomain", "MarketplaceHTTP", "MarketplacePlatform",
-            .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
         ], path: "Sources/Bench", swiftSettings: strict),
 
         .executableTarget(name: "marketplace", dependencies: [

@@ -3,7 +3,6 @@ import Logging
 import MarketplaceKafka
 import MarketplaceRealtime
 import Synchronization
-import HummingbirdWSClient
 
 /// Load for the realtime gateway, from a separate process (the gateway runs as
 /// `marketplace worker realtime-gateway`): connections held and the gateway's RSS per
@@ -11,8 +10,8 @@ import HummingbirdWSClient
 /// (Kafka produce → client receipt) at a fixed publication rate. The same run measures the
 /// ceiling for latency: the same records produced and read back by a bare Kafka consumer.
 ///
-/// The clients never parse JSON: they count `"pub":` lines and read the send time from the
-/// data's `"t":` field, so that the load tool is not the bottleneck.
+/// The clients (LoadClients: bare NIO channels) never parse JSON: they count `"pub":` lines and
+/// read the send time from the data's `"t":` field, so that the load tool is not the bottleneck.
 public struct RealtimeBenchmark: Sendable {
     public var url: String
     public var token: String
@@ -28,43 +27,6 @@ public struct RealtimeBenchmark: Sendable {
         self.brokers = brokers
         self.topic = topic
         self.gatewayPID = gatewayPID
-    }
-
-    final class Counters: Sendable {
-        let connected = Atomic<Int>(0)
-        let deliveries = Atomic<Int>(0)
-        let latencies = Mutex<[Int64]>([])  // microseconds, from sampling clients
-    }
-
-    /// Opens `count` subscribed connections and keeps them until `release` is cancelled.
-    func connect(_ count: Int, counters: Counters, sampleEvery: Int) -> Task<Void, Never> {
-        let (url, token, channel) = (url, token, channel)
-        return Task {
-            await withTaskGroup(of: Void.self) { group in
-                for index in 0..<count {
-                    if index % 200 == 199 { try? await Task.sleep(for: .milliseconds(50)) }  // don't SYN-flood the listener
-                    group.addTask {
-                        let sampling = index % sampleEvery == 0
-                        var logger = Logger(label: "bench.ws")
-                        logger.logLevel = .critical
-                        _ = try? await WebSocketClient.connect(url: url, configuration: .init(maxFrameSize: 1 << 20), logger: logger) { inbound, outbound, _ in
-                            try await outbound.write(.text(#"{"id":1,"connect":{"token":"\#(token)"}}"# + "\n" + #"{"id":2,"subscribe":{"channel":"\#(channel)"}}"#))
-                            var subscribed = false
-                            for try await message in inbound.messages(maxSize: 1 << 22) {
-                                guard case .text(let text) = message else { continue }
-                                let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
-                                var text2 = text
-                                let scan = text2.withUTF8 { Self.scan($0, sampling: sampling) }
-                                if scan.pings > 0 { for _ in 0..<scan.pings { try await outbound.write(.text("{}")) } }
-                                if !subscribed, scan.subscribed { subscribed = true; counters.connected.add(1, ordering: .relaxed) }
-                                if scan.pubs > 0 { counters.deliveries.add(scan.pubs, ordering: .relaxed) }
-                                if !scan.sent.isEmpty { counters.latencies.withLock { $0.append(contentsOf: scan.sent.map { now - $0 }) } }
-                            }
-                        }
-                    }
-                }
-            }
-        }
     }
 
     /// One pass over a frame, no allocation per line: counts `"pub":` pushes, reads their `"t":`
@@ -143,29 +105,30 @@ public struct RealtimeBenchmark: Sendable {
     /// Connections held: opens them all, reports the gateway's RSS growth per connection.
     public func connections(_ count: Int) async throws -> String {
         let before = rssKiB()
-        let counters = Counters()
+        let clients = try LoadClients(url: url, token: token, channel: channel)
+        let counters = clients.counters
         let start = ContinuousClock.now
-        let clients = connect(count, counters: counters, sampleEvery: Int.max)
+        await clients.open(count, sampleEvery: Int.max)
         let ok = await waitUntil({ counters.connected.load(ordering: .relaxed) >= count }, timeout: .seconds(300))
         let elapsed = ContinuousClock.now - start
         try? await Task.sleep(for: .seconds(2))
         let after = rssKiB()
-        clients.cancel()
         var line = "connections: \(counters.connected.load(ordering: .relaxed))/\(count) subscribed in \(elapsed)\(ok ? "" : " (timed out)")"
         if let before, let after {
             line += String(format: "; gateway RSS %.1f → %.1f MiB, %.1f KiB per connection", Double(before) / 1024, Double(after) / 1024,
                            Double(after - before) / Double(max(1, count)))
         }
-        _ = await clients.value
+        await clients.closeAll()
         return line
     }
 
     /// Deliveries per second: `publications` published as fast as possible to `subscribers`.
     public func throughput(subscribers: Int, publications: Int) async throws -> String {
-        let counters = Counters()
-        let clients = connect(subscribers, counters: counters, sampleEvery: Int.max)
+        let clients = try LoadClients(url: url, token: token, channel: channel)
+        let counters = clients.counters
+        await clients.open(subscribers, sampleEvery: Int.max)
         guard await waitUntil({ counters.connected.load(ordering: .relaxed) >= subscribers }, timeout: .seconds(120)) else {
-            clients.cancel()
+            await clients.closeAll()
             return "throughput: only \(counters.connected.load(ordering: .relaxed)) of \(subscribers) subscribed"
         }
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: KafkaClientConfiguration(bootstrapServers: brokers, clientID: "bench"), lingerMillis: 5))
@@ -176,9 +139,8 @@ public struct RealtimeBenchmark: Sendable {
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let delivered = counters.deliveries.load(ordering: .relaxed)
-        clients.cancel()
+        await clients.closeAll()
         await producer.close()
-        _ = await clients.value
         return String(format: "throughput: %d subscribers × %d publications: %d deliveries in %.2f s = %.0f deliveries/s%@",
                       subscribers, publications, delivered, seconds, Double(delivered) / seconds, complete ? "" : " (incomplete)")
     }
@@ -186,10 +148,11 @@ public struct RealtimeBenchmark: Sendable {
     /// End-to-end latency at a fixed rate, sampled on a share of the subscribers, against the
     /// same records' Kafka produce → bare consumer latency (the ceiling).
     public func latency(subscribers: Int, rate: Int, seconds: Int) async throws -> String {
-        let counters = Counters()
-        let clients = connect(subscribers, counters: counters, sampleEvery: max(1, subscribers / 50))
+        let clients = try LoadClients(url: url, token: token, channel: channel)
+        let counters = clients.counters
+        await clients.open(subscribers, sampleEvery: max(1, subscribers / 50))
         guard await waitUntil({ counters.connected.load(ordering: .relaxed) >= subscribers }, timeout: .seconds(120)) else {
-            clients.cancel()
+            await clients.closeAll()
             return "latency: only \(counters.connected.load(ordering: .relaxed)) of \(subscribers) subscribed"
         }
         let client = KafkaClientConfiguration(bootstrapServers: brokers, clientID: "bench")
@@ -216,12 +179,11 @@ public struct RealtimeBenchmark: Sendable {
             Task { _ = try? await producer.send(message(#","lat":38.7,"lng":-9.1"#)) }
         }
         try? await Task.sleep(for: .seconds(2))
-        clients.cancel()
+        await clients.closeAll()
         bare.stopDelivery()
         await bare.close()
         reader.cancel()
         await producer.close()
-        _ = await clients.value
         let ours = counters.latencies.withLock { $0 }.filter { $0 >= 0 }.sorted()
         let ceiling = bareLatencies.withLock { $0 }.sorted()
         return String(format: "latency at %d pub/s × %d subscribers (%d samples): p50 %.1f ms, p99 %.1f ms; bare Kafka consumer: p50 %.1f ms, p99 %.1f ms",

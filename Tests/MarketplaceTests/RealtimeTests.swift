@@ -395,14 +395,14 @@ struct SlowConsumerTests {
         let queue = SendQueueProbe(maxBytes: 100, slowAfter: .milliseconds(200))
         #expect(queue.push("a", key: "location:1") && queue.push("b", key: "location:1") && queue.push("x", key: nil))
         #expect(queue.push("c", key: "location:1"))
-        #expect(await queue.next() == ["c", "x"], "the newest position replaced the unsent ones, in the first one's place")
+        #expect(queue.next() == ["c", "x"], "the newest position replaced the unsent ones, in the first one's place")
         // A burst over the soft limit is allowed for a while; the hard limit (8×) never.
         #expect(queue.push(String(repeating: "z", count: 150), key: nil) && !queue.isSlow)
         #expect(!queue.push(String(repeating: "z", count: 700), key: nil), "past 800 bytes: refused at once")
         try? await Task.sleep(for: .milliseconds(300))
         #expect(queue.isSlow, "over the soft limit for longer than allowed")
         #expect(!queue.push("y", key: nil), "refused: a slow consumer")
-        #expect(await queue.next()?.count == 1 && !queue.isSlow, "drained: keeping up again")
+        #expect(queue.next()?.count == 1 && !queue.isSlow, "drained: keeping up again")
     }
 
     @Test("a client that stops reading is disconnected with 3008 and does not hold back the others")

@@ -57,6 +57,9 @@ public final class KafkaConsumer: @unchecked Sendable {
 
     /// The consumed records, in order per partition. Ends after `stopDelivery()` or `close()`.
     public var records: KafkaRecordSequence { KafkaRecordSequence(core: core) }
+    /// The same records as they arrive, a batch at a time (what the poll thread gathered), for
+    /// handlers that do one round trip per batch rather than per record.
+    public var batches: KafkaBatchSequence { KafkaBatchSequence(core: core) }
 
     /// Marks `record` as processed: its offset (+1) is handed to librdkafka by the poll thread
     /// and committed with the next batch. Cheap: a dictionary write under a lock.
@@ -111,6 +114,23 @@ public struct KafkaRecordSequence: AsyncSequence, Sendable {
             }
             defer { index += 1 }
             return batch[index]
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(core: core) }
+}
+
+/// AsyncSequence of consumed records, everything buffered at once (never empty).
+public struct KafkaBatchSequence: AsyncSequence, Sendable {
+    public typealias Element = [KafkaRecord]
+    let core: ConsumerCore
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let core: ConsumerCore
+
+        public mutating func next() async -> [KafkaRecord]? {
+            guard core.isDelivering else { return nil }
+            return await core.takeBatch()
         }
     }
 

@@ -50,6 +50,17 @@ public struct ChannelHistory: Sendable {
         return reply.int == 1
     }
 
+    /// Appends several publications in one round trip (the fan-out reader's batch), in order.
+    public func append(_ entries: [(channel: String, eventID: String, publication: Publication)]) async throws {
+        guard !entries.isEmpty else { return }
+        let replies = try await redis.pipeline(entries.map { entry -> [any RedisArgument] in
+            ["EVAL", Self.appendScript, 2, Self.streamKey(entry.channel), Self.epochKey(entry.channel),
+             String(entry.publication.offset), entry.eventID, entry.publication.data, entry.publication.info?.user ?? "",
+             String(maxLength), String(ttl.milliseconds), Self.newEpoch(), entry.publication.info?.client ?? ""]
+        })
+        for case .error(let message) in replies { throw RedisError.server(message) }
+    }
+
     public struct Position: Sendable, Equatable {
         public var offset: UInt64
         public var epoch: String

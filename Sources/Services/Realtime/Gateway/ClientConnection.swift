@@ -3,8 +3,9 @@ import MarketplaceHTTP
 import Synchronization
 
 /// One WebSocket client: its authentication, subscriptions (each with its stream position), send
-/// queue, command rate and ping state. Commands are handled one after another by the
-/// connection's reader; deliveries from the node's Kafka reader only append to the send queue.
+/// queue, command inbox, command rate and ping state. Commands are handled one after another by
+/// a task that exists only while some are pending; deliveries from the node's Kafka reader only
+/// append to the send queue.
 final class ClientConnection: Sendable {
     enum Phase: Sendable {
         case awaitingConnect(since: ContinuousClock.Instant)
@@ -32,18 +33,67 @@ final class ClientConnection: Sendable {
         var disconnect: Disconnect?
     }
 
+    /// Messages received and not handled yet. Reading from the socket pauses while too many wait
+    /// (a client flooding commands is slowed by TCP, not by memory).
+    private struct Inbox: Sendable {
+        var messages: [String] = []
+        var handling = false
+        var paused = false
+    }
+
+    static let inboxPauseAt = 16
+
     let id = UUID().uuidString.lowercased()
     let queue: SendQueue
     private let state: Mutex<State>
+    private let inbox = Mutex(Inbox())
     private let configuration: RealtimeConfiguration
+    /// Pauses or resumes reading from the socket.
+    private let setReading: @Sendable (Bool) -> Void
     /// Forcibly ends the transport when a polite close cannot be sent (a stalled client).
     let abort: @Sendable () -> Void
 
-    init(configuration: RealtimeConfiguration, abort: @escaping @Sendable () -> Void) {
+    init(configuration: RealtimeConfiguration, wake: @escaping @Sendable () -> Void = {},
+         setReading: @escaping @Sendable (Bool) -> Void = { _ in }, abort: @escaping @Sendable () -> Void) {
         self.configuration = configuration
-        self.queue = SendQueue(maxBytes: configuration.maxQueuedBytes, slowAfter: configuration.slowConsumerAfter)
+        self.queue = SendQueue(maxBytes: configuration.maxQueuedBytes, slowAfter: configuration.slowConsumerAfter, wake: wake)
+        self.setReading = setReading
         self.abort = abort
         self.state = Mutex(State(phase: .awaitingConnect(since: .now), tokens: configuration.commandBurst))
+    }
+
+    // MARK: inbox
+
+    /// A message arrived; true when no task is handling this connection's messages yet.
+    func receive(_ message: String) -> Bool {
+        let (start, pause) = inbox.withLock { inbox -> (Bool, Bool) in
+            inbox.messages.append(message)
+            let pause = !inbox.paused && inbox.messages.count >= Self.inboxPauseAt
+            if pause { inbox.paused = true }
+            defer { inbox.handling = true }
+            return (!inbox.handling, pause)
+        }
+        if pause { setReading(false) }
+        return start
+    }
+
+    /// The next message to handle; nil (and the handling task ends) when none is waiting or the
+    /// connection closed.
+    func nextMessage() -> String? {
+        let closed = if case .closed = phase { true } else { false }
+        let (message, resume) = inbox.withLock { inbox -> (String?, Bool) in
+            if closed { inbox.messages = [] }
+            guard !inbox.messages.isEmpty else {
+                inbox.handling = false
+                return (nil, false)
+            }
+            let message = inbox.messages.removeFirst()
+            let resume = inbox.paused && inbox.messages.count < Self.inboxPauseAt / 4
+            if resume { inbox.paused = false }
+            return (message, resume)
+        }
+        if resume { setReading(true) }
+        return message
     }
 
     var phase: Phase { state.withLock { $0.phase } }

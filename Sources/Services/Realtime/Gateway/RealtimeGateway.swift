@@ -1,6 +1,6 @@
 import Foundation
 import Hummingbird
-import HummingbirdWebSocket
+import HummingbirdCore
 import Logging
 import MarketplaceDispatch
 import MarketplaceDomain
@@ -31,6 +31,7 @@ public final class RealtimeGateway: Service, Sendable {
     let logger: Logger
     let hub = Hub()
     let connections = Mutex<[String: ClientConnection]>([:])
+    private let schedulers = Mutex<[ObjectIdentifier: OutputScheduler]>([:])
     let metrics = GatewayMetrics()
     private let boundPort = Mutex<Int?>(nil)
     private let slowDisconnects = Atomic<Int>(0)
@@ -66,16 +67,9 @@ public final class RealtimeGateway: Service, Sendable {
     public func run() async throws {
         let router = Router(context: AppRequestContext.self)
         routes(router, self)
-        let wsConfiguration = WebSocketServerConfiguration(maxFrameSize: configuration.maxMessageBytes, autoPing: .disabled,
-                                                           closeTimeout: .seconds(2))
         let app = Application(
             router: router,
-            server: .http1WebSocketUpgrade(configuration: .init(ws: wsConfiguration)) { [self] head, channel, _ in
-                guard head.path?.split(separator: "?").first == "/connection/websocket" else { return .dontUpgrade }
-                return .upgrade([:]) { inbound, outbound, _ in
-                    await self.serve(inbound: inbound, outbound: outbound, channel: channel)
-                }
-            },
+            server: HTTPServerBuilder { responder in GatewayChildChannel(responder: responder, gateway: self) },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "marketplace-realtime"),
             onServerRunning: { [self] channel in self.boundPort.withLock { $0 = channel.localAddress?.port } },
             logger: logger)
@@ -98,43 +92,39 @@ public final class RealtimeGateway: Service, Sendable {
         try await history.history(channel, limit: configuration.historySize, since: nil).1.count
     }
 
-    // MARK: one connection
+    // MARK: connections (called by the transport, GatewaySocketHandler)
 
-    func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel) async {
-        let connection = ClientConnection(configuration: configuration, abort: { channel.close(promise: nil) })
+    func opened(_ connection: ClientConnection) {
         connections.withLock { $0[connection.id] = connection }
         metrics.connections.increment()
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                while let frames = await connection.queue.next() {
-                    do { try await outbound.write(.text(frames.joined(separator: "\n"))) } catch { break }
-                    self.metrics.framesOut.increment(by: frames.count)
-                }
-                if let reason = connection.disconnectReason {
-                    try? await outbound.close(.unknown(reason.code), reason: reason.reason)
-                }
+    }
+
+    func closed(_ connection: ClientConnection) {
+        Task { await cleanUp(connection) }
+    }
+
+    /// Handles the connection's pending commands in order, in a task that ends when none wait.
+    func startCommands(for connection: ClientConnection) {
+        Task {
+            while let message = connection.nextMessage() {
+                await handle(message, from: connection)
             }
-            do {
-                for try await message in inbound.messages(maxSize: configuration.maxMessageBytes) {
-                    guard case .text(let text) = message else {
-                        connection.disconnect(.badRequest, dropPending: false)
-                        break
-                    }
-                    await handle(text, from: connection)
-                    if case .closed = connection.phase { break }
-                }
-            } catch {
-                // Oversize messages and broken transports end here.
-                connection.disconnect(.messageTooLarge, dropPending: true)
-            }
-            connection.finished()
-            await group.waitForAll()
         }
-        await cleanUp(connection)
+    }
+
+    /// The output scheduler of an event loop (one per loop, made on first use).
+    func scheduler(for eventLoop: any EventLoop) -> OutputScheduler {
+        schedulers.withLock { schedulers in
+            let key = ObjectIdentifier(eventLoop as AnyObject)
+            if let scheduler = schedulers[key] { return scheduler }
+            let scheduler = OutputScheduler(eventLoop: eventLoop)
+            schedulers[key] = scheduler
+            return scheduler
+        }
     }
 
     private func cleanUp(_ connection: ClientConnection) async {
-        connections.withLock { $0[connection.id] = nil }
+        guard connections.withLock({ $0.removeValue(forKey: connection.id) }) != nil else { return }
         metrics.connections.decrement()
         for name in connection.subscriptionNames {
             if let subscription = connection.removeSubscription(name) {
@@ -156,14 +146,9 @@ public final class RealtimeGateway: Service, Sendable {
         }
         defer { watcher.cancel() }
         await withTaskCancellationHandler {
-            for await record in consumer.records {
-                guard let incoming = RealtimeBus.decode(record) else { continue }
-                do {
-                    try await apply(incoming)
-                } catch {
-                    logger.warning("fan-out record not applied: \(error)", metadata: ["channel": "\(incoming.channel)"])
-                }
-                try? consumer.storeOffset(record)
+            for await records in consumer.batches {
+                await apply(records.compactMap(RealtimeBus.decode))
+                for record in records { try? consumer.storeOffset(record) }
             }
         } onCancel: {
             consumer.stopDelivery()
@@ -172,12 +157,33 @@ public final class RealtimeGateway: Service, Sendable {
         logger.debug("fan-out reader closed")
     }
 
-    func apply(_ incoming: RealtimeBus.Incoming) async throws {
+    /// One batch of fan-out records: their publications go into history in one round trip, then
+    /// every record is delivered in order.
+    func apply(_ batch: [RealtimeBus.Incoming]) async {
+        // History first: a client that subscribes now gets a position that includes them.
+        let publications = batch.filter { $0.kind == .publication }.map { ($0.channel, $0.eventID, $0.publication) }
+        for attempt in 1...3 {
+            do {
+                try await history.append(publications)
+                break
+            } catch {
+                // Live subscribers still get the publications; a client recovering across this
+                // gap may be told it recovered everything (logged, counted).
+                if attempt == 3 {
+                    metrics.historyFailures.increment()
+                    logger.error("history append failed, delivering without history: \(error)", metadata: ["records": "\(publications.count)"])
+                } else {
+                    try? await Task.sleep(for: .milliseconds(50 * attempt))
+                }
+            }
+        }
+        for incoming in batch { await deliver(incoming) }
+    }
+
+    private func deliver(_ incoming: RealtimeBus.Incoming) async {
         switch incoming.kind {
         case .publication:
             let publication = incoming.publication
-            // History first: a client that subscribes now gets a position that includes it.
-            try await history.append(channel: incoming.channel, eventID: incoming.eventID, publication: publication)
             let frame = Frames.publication(incoming.channel, publication)
             let conflate = RealtimeChannel(incoming.channel)?.conflated ?? false
             var delivered = 0
@@ -270,4 +276,5 @@ struct GatewayMetrics: Sendable {
     let slowDisconnects = Counter(label: "realtime_slow_consumer_disconnects_total")
     let queuedFrames = Gauge(label: "realtime_queued_frames")
     let deliveryDelay = Timer(label: "realtime_delivery_delay_seconds")
+    let historyFailures = Counter(label: "realtime_history_failures_total")
 }

@@ -1,0 +1,250 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
+import NIOWebSocket
+import Synchronization
+
+/// The gateway's server channel: HTTP/1.1 for the platform's routes (health, metrics) and the
+/// WebSocket upgrade on `/connection/websocket`, after which the connection lives entirely in
+/// NIO: a `GatewaySocketHandler` on the channel's event loop, no task and no async stream per
+/// connection (docs/decisions/0003-gateway-websocket-transport.md says why: memory per
+/// connection and deliveries per second).
+struct GatewayChildChannel: ServerChildChannel, HTTPChannelHandler {
+    enum UpgradeResult: Sendable {
+        case websocket
+        case notUpgraded(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
+    }
+
+    struct Value: ServerChildChannelValue {
+        let upgradeResult: EventLoopFuture<UpgradeResult>
+        let channel: any Channel
+    }
+
+    let responder: HTTPChannelHandler.Responder
+    let gateway: RealtimeGateway
+    static let path = "/connection/websocket"
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        channel.eventLoop.makeCompletedFuture {
+            // Small receive buffers: a client sends a few hundred bytes now and then, and NIO keeps
+            // the last buffer per channel between reads.
+            try channel.syncOptions?.setOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 256, initial: 1024, maximum: 65_536))
+            let gateway = self.gateway
+            let upgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
+                maxFrameSize: gateway.configuration.maxMessageBytes,
+                enableAutomaticErrorHandling: false,  // the handler answers with the protocol's codes
+                shouldUpgrade: { channel, head in
+                    let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+                    return channel.eventLoop.makeSucceededFuture(path == Self.path ? HTTPHeaders() : nil)
+                },
+                upgradePipelineHandler: { channel, _ in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(NIOWebSocketFrameAggregator(
+                            minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 64, maxAccumulatedFrameSize: gateway.configuration.maxMessageBytes))
+                        try channel.pipeline.syncOperations.addHandler(GatewaySocketHandler(gateway: gateway))
+                        return .websocket
+                    }
+                })
+            let upgrade = NIOTypedHTTPServerUpgradeConfiguration(
+                upgraders: [upgrader],
+                notUpgradingCompletionHandler: { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+                        try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(idleTimeout: nil, logger: logger))
+                        return .notUpgraded(try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
+                            wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true)))
+                    }
+                })
+            var configuration = NIOUpgradableHTTPServerPipelineConfiguration<UpgradeResult>(upgradeConfiguration: upgrade)
+            configuration.enablePipelining = false
+            configuration.enableErrorHandling = false
+            configuration.enableResponseHeaderValidation = false
+            let result = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: configuration)
+            return Value(upgradeResult: result, channel: channel)
+        }
+    }
+
+    /// HTTP requests are served by the router; an upgraded connection needs nothing here (its
+    /// handler lives in the channel's pipeline until it closes).
+    func handle(value: Value, logger: Logger) async {
+        do {
+            if case .notUpgraded(let http) = try await value.upgradeResult.get() {
+                await handleHTTP(asyncChannel: http, logger: logger)
+            }
+        } catch {
+            logger.debug("connection ended before upgrade: \(error)")
+        }
+    }
+}
+
+/// Drains the send queues of one event loop's connections: deliveries from the fan-out reader
+/// mark connections ready here, and one task on the event loop writes to all of them (instead of
+/// a task, or an `execute`, per connection and frame).
+final class OutputScheduler: Sendable {
+    let eventLoop: any EventLoop
+    private let ready = Mutex<(handlers: [GatewaySocketHandler], scheduled: Bool)>(([], false))
+
+    init(eventLoop: any EventLoop) { self.eventLoop = eventLoop }
+
+    func schedule(_ handler: GatewaySocketHandler) {
+        let execute = ready.withLock { ready -> Bool in
+            ready.handlers.append(handler)
+            defer { ready.scheduled = true }
+            return !ready.scheduled
+        }
+        if execute { eventLoop.execute { self.run() } }
+    }
+
+    private func run() {
+        let handlers = ready.withLock { ready in
+            ready.scheduled = false
+            defer { ready.handlers.removeAll(keepingCapacity: true) }
+            return ready.handlers
+        }
+        for handler in handlers { handler.drain() }
+    }
+}
+
+/// One WebSocket client, on its channel's event loop. Inbound: protocol commands (in order, by a
+/// short-lived task while some are pending), pings, close. Outbound: the connection's send queue,
+/// written whenever the socket accepts more; the close frame with the protocol's code at the end.
+final class GatewaySocketHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    private let gateway: RealtimeGateway
+    private var context: ChannelHandlerContext?
+    private(set) var connection: ClientConnection?
+    private var closing = false
+
+    init(gateway: RealtimeGateway) { self.gateway = gateway }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        let scheduler = gateway.scheduler(for: context.eventLoop)
+        let channel = context.channel
+        let connection = ClientConnection(configuration: gateway.configuration,
+                                          wake: { [weak self] in if let self { scheduler.schedule(self) } },
+                                          setReading: { reading in
+                                              channel.eventLoop.execute { channel.setOption(.autoRead, value: reading).whenFailure { _ in } }
+                                          },
+                                          abort: { channel.close(promise: nil) })
+        self.connection = connection
+        gateway.opened(connection)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let connection {
+            connection.finished()
+            gateway.closed(connection)
+        }
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        guard let connection else { return }
+        switch frame.opcode {
+        case .text:
+            var data = frame.unmaskedData
+            let text = data.readString(length: data.readableBytes) ?? ""
+            if text == "{}" { connection.pongReceived(); return }  // the protocol's pong, the most frequent message
+            if connection.receive(text) { gateway.startCommands(for: connection) }
+        case .binary:
+            connection.disconnect(.badRequest, dropPending: false)  // the JSON protocol is text only
+        case .ping:
+            var pong = frame.unmaskedData
+            pong.reserveCapacity(pong.readableBytes)
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: pong)), promise: nil)
+        case .connectionClose:
+            // The client closes: answer in kind, then the transport ends.
+            closing = true
+            var data = frame.unmaskedData
+            let code = data.readInteger(as: UInt16.self) ?? 1000
+            var reply = context.channel.allocator.buffer(capacity: 2)
+            reply.writeInteger(code)
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: reply))).whenComplete { _ in
+                channel.close(promise: nil)
+            }
+        default:
+            break
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { drain() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard let connection else { context.close(promise: nil); return }
+        switch error {
+        case NIOWebSocketError.invalidFrameLength, NIOWebSocketFrameAggregator.Error.accumulatedFrameSizeIsTooLarge:
+            connection.disconnect(.messageTooLarge, dropPending: true)
+        case is NIOWebSocketError, is NIOWebSocketFrameAggregator.Error, is ByteToMessageDecoderError:
+            // (After a decoding error, the decoder refuses what follows: the first reason stands.)
+            connection.disconnect(.badRequest, dropPending: true)
+        default:
+            context.close(promise: nil)  // the transport broke (reset, ...)
+        }
+    }
+
+    /// Writes what the send queue holds while the socket accepts more; at the end of the queue
+    /// after a disconnect, the close frame with its code. Runs on the event loop.
+    func drain() {
+        guard let context, let connection, !closing else { return }
+        var wrote = false
+        loop: while true {
+            switch connection.queue.take(writable: context.channel.isWritable) {
+            case .frames(let frames):
+                context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: Self.message(frames, allocator: context.channel.allocator))),
+                              promise: nil)
+                gateway.metrics.framesOut.increment(by: frames.count)
+                wrote = true
+            case .blocked, .idle:
+                break loop
+            case .finished:
+                close(context, reason: connection.disconnectReason)
+                return
+            }
+        }
+        if wrote { context.flush() }
+    }
+
+    /// One WebSocket message of newline-separated frames, with room in front for the frame header
+    /// (the encoder then writes header and payload as one buffer).
+    static func message(_ frames: [String], allocator: ByteBufferAllocator) -> ByteBuffer {
+        let size = frames.reduce(frames.count) { $0 + $1.utf8.count }
+        var buffer = allocator.buffer(capacity: size + 14)
+        buffer.moveWriterIndex(forwardBy: 14)
+        buffer.moveReaderIndex(forwardBy: 14)
+        for (index, frame) in frames.enumerated() {
+            if index > 0 { buffer.writeInteger(UInt8(ascii: "\n")) }
+            buffer.writeString(frame)
+        }
+        return buffer
+    }
+
+    private func close(_ context: ChannelHandlerContext, reason: Disconnect?) {
+        closing = true
+        guard let reason else { context.close(promise: nil); return }
+        var data = context.channel.allocator.buffer(capacity: 2 + reason.reason.utf8.count)
+        data.writeInteger(UInt16(reason.code))
+        data.writeString(reason.reason)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data))).whenComplete { _ in
+            channel.close(promise: nil)
+        }
+        // A client that stopped reading never lets the close frame out: end the transport anyway.
+        context.eventLoop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
+    }
+}

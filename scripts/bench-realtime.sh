@@ -2,27 +2,51 @@
 # Realtime gateway benchmark: a release gateway (`marketplace worker realtime-gateway`) on the
 # local stack, loaded by `marketplace bench realtime` from another process: connections held and
 # RSS per connection, deliveries/s with 1k and 10k subscribers, end-to-end latency at a fixed
-# rate against a bare Kafka consumer of the same records (the ceiling).
-#   scripts/bench-realtime.sh   (BENCH_CONNECTIONS=19000 BENCH_SUBSCRIBERS="1000 10000" BENCH_RATE=1000 BENCH_LATENCY_SUBSCRIBERS=10)
+# rate against a bare Kafka consumer of the same records (the ceiling). Then 20,000 connections
+# across two gateway nodes on this machine: a process may hold at most `ulimit -Hn` descriptors
+# (20,000 here, not raisable without CAP_SYS_RESOURCE), so one node tops out just below that.
+#   scripts/bench-realtime.sh   (BENCH_CONNECTIONS=19900 BENCH_SUBSCRIBERS="1000 10000" BENCH_RATE=1000
+#                                BENCH_LATENCY_SUBSCRIBERS=10 BENCH_TWO_NODE_CONNECTIONS=20000)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 scripts/bootstrap.sh >/dev/null
 scripts/stack.sh start >/dev/null
 swift build -c release --product marketplace 2>&1 | tail -n 1
+BIN="$ROOT/.build/release/marketplace"
 export LD_LIBRARY_PATH="$ROOT/.stack/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 ulimit -n "$(ulimit -Hn)"
 
 export KAFKA_TOPIC_PREFIX="bench-$$."
 export MONGO_DATABASE="bench_realtime_$$"
-export HTTP_PORT="${BENCH_HTTP_PORT:-18182}" REALTIME_PORT="${BENCH_WS_PORT:-18183}" LOG_LEVEL=warning
-.build/release/marketplace topics apply >/dev/null
-.build/release/marketplace worker realtime-gateway >"$ROOT/.stack/run/bench-gateway.log" 2>&1 &
-GATEWAY=$!
-trap 'kill $GATEWAY 2>/dev/null; wait $GATEWAY 2>/dev/null || true' EXIT
-for _ in $(seq 1 150); do curl -sf "http://127.0.0.1:$REALTIME_PORT/health/ready" >/dev/null && break; sleep 0.2; done
+export HTTP_PORT="${BENCH_HTTP_PORT:-18182}" LOG_LEVEL=warning
+PORT1="${BENCH_WS_PORT:-18183}" PORT2=$(( ${BENCH_WS_PORT:-18183} + 1 ))
+"$BIN" topics apply >/dev/null
+GATEWAYS=()
+trap 'for pid in "${GATEWAYS[@]}"; do kill "$pid" 2>/dev/null; done; wait 2>/dev/null || true' EXIT
+start_gateway() {  # port → pid in GATEWAY
+  REALTIME_PORT="$1" "$BIN" worker realtime-gateway >"$ROOT/.stack/run/bench-gateway-$1.log" 2>&1 &
+  GATEWAY=$!
+  GATEWAYS+=("$GATEWAY")
+  for _ in $(seq 1 150); do curl -sf "http://127.0.0.1:$1/health/ready" >/dev/null && return 0; sleep 0.2; done
+  echo "gateway on port $1 not ready" >&2; return 1
+}
 
+start_gateway "$PORT1"; FIRST=$GATEWAY
 # shellcheck disable=SC2086
-.build/release/marketplace bench realtime --url "ws://127.0.0.1:$REALTIME_PORT/connection/websocket" --gateway-pid "$GATEWAY" \
-  --connections "${BENCH_CONNECTIONS:-19000}" --subscribers ${BENCH_SUBSCRIBERS:-1000 10000} --publications "${BENCH_PUBLICATIONS:-200}" \
+"$BIN" bench realtime --url "ws://127.0.0.1:$PORT1/connection/websocket" --gateway-pid "$FIRST" \
+  --connections "${BENCH_CONNECTIONS:-19900}" --subscribers ${BENCH_SUBSCRIBERS:-1000 10000} --publications "${BENCH_PUBLICATIONS:-200}" \
   --latency-subscribers "${BENCH_LATENCY_SUBSCRIBERS:-10}" --rate "${BENCH_RATE:-1000}" --seconds "${BENCH_SECONDS:-10}"
+
+TWO_NODES="${BENCH_TWO_NODE_CONNECTIONS:-20000}"
+if [ "$TWO_NODES" -gt 0 ]; then
+  start_gateway "$PORT2"; SECOND=$GATEWAY
+  echo "two nodes on this machine, $TWO_NODES connections (half on each, one load process per node):"
+  LOADS=()
+  for pair in "$PORT1:$FIRST" "$PORT2:$SECOND"; do
+    "$BIN" bench realtime --url "ws://127.0.0.1:${pair%%:*}/connection/websocket" --gateway-pid "${pair##*:}" \
+      --connections $(( TWO_NODES / 2 )) --subscribers --rate 0 | sed "s/^/  node :${pair%%:*}  /" &
+    LOADS+=("$!")
+  done
+  for pid in "${LOADS[@]}"; do wait "$pid"; done
+fi

@@ -95,8 +95,8 @@ public struct RealtimeBenchmark: Sendable {
         return Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) / 1000
     }
 
-    func message(_ filler: String) -> KafkaOutgoingMessage {
-        let sent = Int64(Date().timeIntervalSince1970 * 1_000_000)
+    func message(_ filler: String, sentMicros: Int64? = nil) -> KafkaOutgoingMessage {
+        let sent = sentMicros ?? Int64(Date().timeIntervalSince1970 * 1_000_000)
         return RealtimeBus.message(.publication, channel: channel, data: Array(#"{"t":\#(sent)\#(filler)}"#.utf8), info: nil, topic: topic)
     }
 
@@ -123,7 +123,15 @@ public struct RealtimeBenchmark: Sendable {
     }
 
     /// Deliveries per second: `publications` published as fast as possible to `subscribers`.
+    /// The ceiling in the same run: how long a bare Kafka consumer takes to receive the same
+    /// records (publications reach the gateway no faster than that).
     public func throughput(subscribers: Int, publications: Int) async throws -> String {
+        let client = KafkaClientConfiguration(bootstrapServers: brokers, clientID: "bench")
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: client, lingerMillis: 5))
+        _ = try? await producer.send(message(#","warmup":true"#, sentMicros: 0))  // connected before the clock starts
+        let bare = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: client, groupID: "bench-\(UUID().uuidString.prefix(8))",
+                                                                                topics: [topic], autoOffsetReset: .latest, fetchWaitMaxMillis: 10, gatherMillis: 0))
+        _ = await waitUntil({ !bare.assignment.isEmpty }, timeout: .seconds(30))
         let clients = try LoadClients(url: url, token: token, channel: channel)
         let counters = clients.counters
         await clients.open(subscribers, sampleEvery: Int.max)
@@ -131,23 +139,42 @@ public struct RealtimeBenchmark: Sendable {
             await clients.closeAll()
             return "throughput: only \(counters.connected.load(ordering: .relaxed)) of \(subscribers) subscribed"
         }
-        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: KafkaClientConfiguration(bootstrapServers: brokers, clientID: "bench"), lingerMillis: 5))
         let expected = subscribers * publications
+        let phaseStart = Int64(Date().timeIntervalSince1970 * 1_000_000)
+        let bareDone = Mutex<ContinuousClock.Instant?>(nil)
+        let reader = Task {
+            var received = 0
+            for await record in bare.records {
+                guard let sent = Self.number(after: "\"t\":", in: record.value), sent >= phaseStart else { continue }
+                received += 1
+                if received == publications { bareDone.withLock { $0 = .now } }
+            }
+        }
         let start = ContinuousClock.now
         try await producer.sendBatch((0..<publications).map { _ in message(#","lat":38.7,"lng":-9.1"#) })
         let complete = await waitUntil({ counters.deliveries.load(ordering: .relaxed) >= expected }, timeout: .seconds(300))
-        let elapsed = ContinuousClock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = Self.seconds(ContinuousClock.now - start)
         let delivered = counters.deliveries.load(ordering: .relaxed)
+        _ = await waitUntil({ bareDone.withLock { $0 } != nil }, timeout: .seconds(30))
+        let bareSeconds = bareDone.withLock { $0 }.map { Self.seconds($0 - start) } ?? .nan
         await clients.closeAll()
+        bare.stopDelivery()
+        await bare.close()
+        reader.cancel()
         await producer.close()
-        return String(format: "throughput: %d subscribers × %d publications: %d deliveries in %.2f s = %.0f deliveries/s%@",
-                      subscribers, publications, delivered, seconds, Double(delivered) / seconds, complete ? "" : " (incomplete)")
+        return String(format: "throughput: %d subscribers × %d publications: %d deliveries in %.2f s = %.0f deliveries/s%@; " +
+                      "bare Kafka consumer received the %d records in %.2f s (ceiling %.0f deliveries/s, ratio %.2fx)",
+                      subscribers, publications, delivered, seconds, Double(delivered) / seconds, complete ? "" : " (incomplete)",
+                      publications, bareSeconds, Double(expected) / bareSeconds, bareSeconds / seconds)
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     /// End-to-end latency at a fixed rate, sampled on a share of the subscribers, against the
     /// same records' Kafka produce → bare consumer latency (the ceiling).
-    public func latency(subscribers: Int, rate: Int, seconds: Int) async throws -> String {
+    public func latency(subscribers: Int, rate: Int, seconds: Int, lingerMillis: Int = 0) async throws -> String {
         let clients = try LoadClients(url: url, token: token, channel: channel)
         let counters = clients.counters
         await clients.open(subscribers, sampleEvery: max(1, subscribers / 50))
@@ -158,10 +185,15 @@ public struct RealtimeBenchmark: Sendable {
         let client = KafkaClientConfiguration(bootstrapServers: brokers, clientID: "bench")
         // The ceiling: a bare consumer of the same topic (a group of its own, at the end).
         let bare = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: client, groupID: "bench-\(UUID().uuidString.prefix(8))",
-                                                                                topics: [topic], autoOffsetReset: .latest, fetchWaitMaxMillis: 10))
+                                                                                topics: [topic], autoOffsetReset: .latest, fetchWaitMaxMillis: 10, gatherMillis: 0))
         _ = await waitUntil({ !bare.assignment.isEmpty }, timeout: .seconds(30))
         try? await Task.sleep(for: .seconds(1))
         let bareLatencies = Mutex<[Int64]>([])
+        // The producer connects, fetches metadata and gets its producer id before the timed
+        // phase: its first records would otherwise wait for that (an artefact of starting it here).
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: client, lingerMillis: lingerMillis))
+        for _ in 0..<10 { _ = try? await producer.send(message(#","warmup":true"#, sentMicros: 0)) }
+        try? await Task.sleep(for: .seconds(1))
         let phaseStart = Int64(Date().timeIntervalSince1970 * 1_000_000)
         let reader = Task {
             for await record in bare.records {
@@ -170,7 +202,6 @@ public struct RealtimeBenchmark: Sendable {
                 if let sent = Self.number(after: "\"t\":", in: record.value), sent >= phaseStart { bareLatencies.withLock { $0.append(now - sent) } }
             }
         }
-        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: client, lingerMillis: 0))
         let interval = Duration.nanoseconds(1_000_000_000 / max(1, rate))
         var next = ContinuousClock.now
         for _ in 0..<(rate * seconds) {
@@ -184,10 +215,16 @@ public struct RealtimeBenchmark: Sendable {
         await bare.close()
         reader.cancel()
         await producer.close()
-        let ours = counters.latencies.withLock { $0 }.filter { $0 >= 0 }.sorted()
+        if let dump = ProcessInfo.processInfo.environment["BENCH_DUMP"] {
+            let a = counters.latencies.withLock { $0 }.map(String.init).joined(separator: "\n")
+            try? a.write(toFile: dump + ".gateway", atomically: true, encoding: .utf8)
+            let b = bareLatencies.withLock { $0 }.map(String.init).joined(separator: "\n")
+            try? b.write(toFile: dump + ".bare", atomically: true, encoding: .utf8)
+        }
+        let ours = counters.latencies.withLock { $0 }.filter { $0 >= 0 && $0 < 3_600_000_000 }.sorted()  // (warm-up records say t = 0)
         let ceiling = bareLatencies.withLock { $0 }.sorted()
-        return String(format: "latency at %d pub/s × %d subscribers (%d samples): p50 %.1f ms, p99 %.1f ms; bare Kafka consumer: p50 %.1f ms, p99 %.1f ms",
-                      rate, subscribers, ours.count, Self.percentile(ours, 0.5), Self.percentile(ours, 0.99),
+        return String(format: "latency at %d pub/s × %d subscribers (%d samples, linger.ms %d): p50 %.1f ms, p99 %.1f ms; bare Kafka consumer: p50 %.1f ms, p99 %.1f ms",
+                      rate, subscribers, ours.count, lingerMillis, Self.percentile(ours, 0.5), Self.percentile(ours, 0.99),
                       Self.percentile(ceiling, 0.5), Self.percentile(ceiling, 0.99))
     }
 }

@@ -66,6 +66,7 @@ struct Bench: AsyncParsableCommand {
         @Option var latencySubscribers = 10
         @Option var rate = 1_000
         @Option var seconds = 10
+        @Option(help: "linger.ms of the latency phase's producer (5, as the platform's producers).") var lingerMs = 5
 
         func run() async throws {
             let configuration = try await loadConfiguration()
@@ -80,7 +81,7 @@ struct Bench: AsyncParsableCommand {
             print(Bench.machine)
             if connections > 0 { print(try await bench.connections(connections)) }
             for count in subscribers { print(try await bench.throughput(subscribers: count, publications: publications)) }
-            if rate > 0 { print(try await bench.latency(subscribers: latencySubscribers, rate: rate, seconds: seconds)) }
+            if rate > 0 { print(try await bench.latency(subscribers: latencySubscribers, rate: rate, seconds: seconds, lingerMillis: lingerMs)) }
             await platform.close()
         }
     }

@@ -25,7 +25,7 @@ public final class KafkaConsumer: @unchecked Sendable {
         self.configuration = configuration
         let conf = try makeNativeConfiguration(configuration.properties)
         let core = ConsumerCore(maxBuffered: max(1, configuration.maxBufferedRecords),
-                                pauseAfter: .milliseconds(configuration.pauseAfterMillis), logger: logger)
+                                pauseAfter: .milliseconds(configuration.pauseAfterMillis), gather: .milliseconds(configuration.gatherMillis), logger: logger)
         let context = KafkaCallbackContext()
         if configuration.client.statisticsIntervalMillis > 0 {
             context.statistics = KafkaStatisticsExporter(role: "consumer", clientID: configuration.client.clientID)
@@ -160,11 +160,13 @@ final class ConsumerCore: Sendable {
     private let shutdownRequested = Atomic<Bool>(false)
     private let maxBuffered: Int
     private let pauseAfter: Duration
+    private let gather: Duration
     let logger: Logger
 
-    init(maxBuffered: Int, pauseAfter: Duration, logger: Logger) {
+    init(maxBuffered: Int, pauseAfter: Duration, gather: Duration, logger: Logger) {
         self.maxBuffered = maxBuffered
         self.pauseAfter = pauseAfter
+        self.gather = gather
         self.logger = logger
     }
 
@@ -225,8 +227,8 @@ final class ConsumerCore: Sendable {
         var topicNames: [OpaquePointer: String] = [:]
         var batch: [KafkaRecord] = []
         while !shutdownRequested.load(ordering: .acquiring) {
-            // Wait for the first record, then gather what follows for up to 1 ms (or 1024 records):
-            // handing records over one by one would wake the handler's task per record.
+            // Wait for the first record, then gather what follows for up to `gather` (or 1024
+            // records): handing records over one by one would wake the handler's task per record.
             var message = rd_kafka_consumer_poll(rk, 100)
             let firstArrival = ContinuousClock.now
             while let current = message {
@@ -234,7 +236,7 @@ final class ConsumerCore: Sendable {
                 rd_kafka_message_destroy(current)
                 guard batch.count < 1024 else { break }
                 message = rd_kafka_consumer_poll(rk, 0)
-                if message == nil && ContinuousClock.now - firstArrival < .milliseconds(1) {
+                if message == nil && gather > .zero && ContinuousClock.now - firstArrival < gather {
                     message = rd_kafka_consumer_poll(rk, 1)
                 }
             }

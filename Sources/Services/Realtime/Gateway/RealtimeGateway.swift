@@ -56,7 +56,7 @@ public final class RealtimeGateway: Service, Sendable {
         // with the same id resume (and fill history); a new node starts at the end.
         self.consumerConfiguration = KafkaConsumerConfiguration(
             client: kafka, groupID: configuration.topicPrefix + "realtime-gateway-\(configuration.nodeID)", topics: [publisher.topic],
-            autoOffsetReset: .earliest, fetchWaitMaxMillis: 10)
+            autoOffsetReset: .earliest, fetchWaitMaxMillis: 10, gatherMillis: 0)
     }
 
     /// The port the server listens on, once it does (a configured port of 0 picks a free one).

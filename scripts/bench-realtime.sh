@@ -19,13 +19,13 @@ ulimit -n "$(ulimit -Hn)"
 
 export KAFKA_TOPIC_PREFIX="bench-$$."
 export MONGO_DATABASE="bench_realtime_$$"
-export HTTP_PORT="${BENCH_HTTP_PORT:-18182}" LOG_LEVEL=warning
+export LOG_LEVEL=warning
 PORT1="${BENCH_WS_PORT:-18183}" PORT2=$(( ${BENCH_WS_PORT:-18183} + 1 ))
 "$BIN" topics apply >/dev/null
 GATEWAYS=()
 trap 'for pid in "${GATEWAYS[@]}"; do kill "$pid" 2>/dev/null; done; wait 2>/dev/null || true' EXIT
-start_gateway() {  # port → pid in GATEWAY
-  REALTIME_PORT="$1" "$BIN" worker realtime-gateway >"$ROOT/.stack/run/bench-gateway-$1.log" 2>&1 &
+start_gateway() {  # WebSocket port → pid in GATEWAY (the worker's own HTTP port is 100 above)
+  HTTP_PORT=$(( $1 + 100 )) REALTIME_PORT="$1" "$BIN" worker realtime-gateway >"$ROOT/.stack/run/bench-gateway-$1.log" 2>&1 &
   GATEWAY=$!
   GATEWAYS+=("$GATEWAY")
   for _ in $(seq 1 150); do curl -sf "http://127.0.0.1:$1/health/ready" >/dev/null && return 0; sleep 0.2; done
@@ -45,8 +45,20 @@ if [ "$TWO_NODES" -gt 0 ]; then
   LOADS=()
   for pair in "$PORT1:$FIRST" "$PORT2:$SECOND"; do
     "$BIN" bench realtime --url "ws://127.0.0.1:${pair%%:*}/connection/websocket" --gateway-pid "${pair##*:}" \
-      --connections $(( TWO_NODES / 2 )) --subscribers --rate 0 | sed "s/^/  node :${pair%%:*}  /" &
+      --connections $(( TWO_NODES / 2 )) --hold-seconds 20 --subscribers 0 --rate 0 >"$ROOT/.stack/run/bench-load-${pair%%:*}.out" &
     LOADS+=("$!")
   done
+  # Both load processes report once all their connections are subscribed, then hold them: the
+  # nodes' own gauges, read while both hold, show the total open at one moment.
+  for _ in $(seq 1 600); do
+    [ "$(cat "$ROOT"/.stack/run/bench-load-*.out 2>/dev/null | grep -c '^connections:')" -ge 2 ] && break; sleep 0.2
+  done
+  total=0
+  for port in "$PORT1" "$PORT2"; do
+    sed "s/^/  node :$port  /" "$ROOT/.stack/run/bench-load-$port.out"
+    open=$(curl -sf "http://127.0.0.1:$port/metrics" | awk '/^realtime_connections /{print int($2)}')
+    total=$(( total + ${open:-0} ))
+  done
+  echo "  open on both nodes at once (their realtime_connections gauges): $total"
   for pid in "${LOADS[@]}"; do wait "$pid"; done
 fi

@@ -102,8 +102,9 @@ public struct RealtimeBenchmark: Sendable {
 
     // MARK: the three measurements
 
-    /// Connections held: opens them all, reports the gateway's RSS growth per connection.
-    public func connections(_ count: Int) async throws -> String {
+    /// Connections held: opens them all, prints the gateway's RSS growth per connection, keeps
+    /// them open for `hold` (while another load process connects to another node).
+    public func connections(_ count: Int, hold: Duration = .zero) async throws {
         let before = rssKiB()
         let clients = try LoadClients(url: url, token: token, channel: channel)
         let counters = clients.counters
@@ -118,8 +119,9 @@ public struct RealtimeBenchmark: Sendable {
             line += String(format: "; gateway RSS %.1f → %.1f MiB, %.1f KiB per connection", Double(before) / 1024, Double(after) / 1024,
                            Double(after - before) / Double(max(1, count)))
         }
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))  // unbuffered: the script waits for it
+        try? await Task.sleep(for: hold)  // (other load processes may still be connecting)
         await clients.closeAll()
-        return line
     }
 
     /// Deliveries per second: `publications` published as fast as possible to `subscribers`.

@@ -66,6 +66,7 @@ struct Bench: AsyncParsableCommand {
         @Option var latencySubscribers = 10
         @Option var rate = 1_000
         @Option var seconds = 10
+        @Option(help: "Keep the connections of the connections phase open this long after measuring.") var holdSeconds = 0
         @Option(help: "linger.ms of the latency phase's producer (5, as the platform's producers).") var lingerMs = 5
 
         func run() async throws {
@@ -79,8 +80,8 @@ struct Bench: AsyncParsableCommand {
                                           brokers: configuration.kafkaBrokers, topic: configuration.kafkaTopicPrefix + RealtimeBus.topic,
                                           gatewayPID: gatewayPid)
             print(Bench.machine)
-            if connections > 0 { print(try await bench.connections(connections)) }
-            for count in subscribers { print(try await bench.throughput(subscribers: count, publications: publications)) }
+            if connections > 0 { try await bench.connections(connections, hold: .seconds(holdSeconds)) }
+            for count in subscribers where count > 0 { print(try await bench.throughput(subscribers: count, publications: publications)) }
             if rate > 0 { print(try await bench.latency(subscribers: latencySubscribers, rate: rate, seconds: seconds, lingerMillis: lingerMs)) }
             await platform.close()
         }

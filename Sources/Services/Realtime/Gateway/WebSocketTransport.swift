@@ -13,7 +13,7 @@ import Synchronization
 /// The gateway's server channel: HTTP/1.1 for the platform's routes (health, metrics) and the
 /// WebSocket upgrade on `/connection/websocket`, after which the connection lives entirely in
 /// NIO: a `GatewaySocketHandler` on the channel's event loop, no task and no async stream per
-/// connection (docs/decisions/0003-gateway-websocket-transport.md says why: memory per
+/// connection (docs/decisions/0004-gateway-websocket-transport.md says why: memory per
 /// connection and deliveries per second).
 struct GatewayChildChannel: ServerChildChannel, HTTPChannelHandler {
     enum UpgradeResult: Sendable {

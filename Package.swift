@@ -115,6 +115,8 @@ let package = Package(
             "MarketplaceDispatch", "MarketplaceDomain", "MarketplaceHTTP", "MarketplacePlatform",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
         ], path: "Sources/Bench", swiftSettings: strict),
 
         .executableTarget(name: "marketplace", dependencies: [

@@ -33,8 +33,13 @@ start_gateway() {  # WebSocket port → pid in GATEWAY (the worker's own HTTP po
 }
 
 start_gateway "$PORT1"; FIRST=$GATEWAY
+# The deliveries/s ceiling: a bare NIO fan-out server in a process of its own (FanOutCeiling.swift).
+CEILING_PORT=$(( PORT1 + 7 ))
+"$BIN" bench fanout-ceiling --port "$CEILING_PORT" --publications "${BENCH_PUBLICATIONS:-200}" &
+GATEWAYS+=("$!")
 # shellcheck disable=SC2086
 "$BIN" bench realtime --url "ws://127.0.0.1:$PORT1/connection/websocket" --gateway-pid "$FIRST" \
+  --ceiling-url "ws://127.0.0.1:$CEILING_PORT/" \
   --connections "${BENCH_CONNECTIONS:-19900}" --subscribers ${BENCH_SUBSCRIBERS:-1000 10000} --publications "${BENCH_PUBLICATIONS:-200}" \
   --latency-subscribers "${BENCH_LATENCY_SUBSCRIBERS:-10}" --rate "${BENCH_RATE:-1000}" --seconds "${BENCH_SECONDS:-10}"
 

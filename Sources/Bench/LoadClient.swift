@@ -12,6 +12,9 @@ final class LoadClients: Sendable {
         let connected = Atomic<Int>(0)
         let deliveries = Atomic<Int>(0)
         let latencies = Mutex<[Int64]>([])  // microseconds, from sampling clients
+        /// When the last of `expected` clients was subscribed.
+        let expected = Atomic<Int>(Int.max)
+        let allSubscribedAt = Mutex<ContinuousClock.Instant?>(nil)
     }
 
     let counters = Counters()
@@ -21,16 +24,18 @@ final class LoadClients: Sendable {
     private let path: String
     private let hello: String
 
-    init(url: String, token: String, channel: String) throws {
+    /// `hello` replaces the connect and subscribe commands (the fan-out ceiling's clients).
+    init(url: String, token: String, channel: String, hello: String? = nil) throws {
         guard let parsed = URL(string: url), let host = parsed.host, let port = parsed.port else { throw URLError(.badURL) }
         self.host = host
         self.port = port
         self.path = parsed.path.isEmpty ? "/" : parsed.path
-        self.hello = #"{"id":1,"connect":{"token":"\#(token)"}}"# + "\n" + #"{"id":2,"subscribe":{"channel":"\#(channel)"}}"#
+        self.hello = hello ?? #"{"id":1,"connect":{"token":"\#(token)"}}"# + "\n" + #"{"id":2,"subscribe":{"channel":"\#(channel)"}}"#
     }
 
     /// Opens `count` connections, a few hundred at a time (the listener's backlog is finite).
     func open(_ count: Int, sampleEvery: Int) async {
+        counters.expected.store(count, ordering: .relaxed)
         let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         var index = 0
         while index < count {
@@ -127,7 +132,9 @@ final class LoadClientHandler: ChannelInboundHandler, @unchecked Sendable {
         for _ in 0..<result.pings { send("{}", opcode: 0x1, context: context) }
         if !subscribed, result.subscribed {
             subscribed = true
-            counters.connected.add(1, ordering: .relaxed)
+            if counters.connected.add(1, ordering: .relaxed).newValue == counters.expected.load(ordering: .relaxed) {
+                counters.allSubscribedAt.withLock { $0 = .now }
+            }
         }
         if result.pubs > 0 { counters.deliveries.add(result.pubs, ordering: .relaxed) }
         if !result.sent.isEmpty { counters.latencies.withLock { $0.append(contentsOf: result.sent.map { now - $0 }) } }

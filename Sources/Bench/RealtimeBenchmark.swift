@@ -19,8 +19,11 @@ public struct RealtimeBenchmark: Sendable {
     public var brokers: String
     public var topic: String
     public var gatewayPID: Int32?
+    /// A running `bench fanout-ceiling` server, measured after each throughput run.
+    public var ceilingURL: String?
 
-    public init(url: String, token: String, channel: String, brokers: String, topic: String, gatewayPID: Int32?) {
+    public init(url: String, token: String, channel: String, brokers: String, topic: String, gatewayPID: Int32?, ceilingURL: String? = nil) {
+        self.ceilingURL = ceilingURL
         self.url = url
         self.token = token
         self.channel = channel
@@ -164,10 +167,28 @@ public struct RealtimeBenchmark: Sendable {
         await bare.close()
         reader.cancel()
         await producer.close()
-        return String(format: "throughput: %d subscribers × %d publications: %d deliveries in %.2f s = %.0f deliveries/s%@; " +
-                      "bare Kafka consumer received the %d records in %.2f s (ceiling %.0f deliveries/s, ratio %.2fx)",
-                      subscribers, publications, delivered, seconds, Double(delivered) / seconds, complete ? "" : " (incomplete)",
-                      publications, bareSeconds, Double(expected) / bareSeconds, bareSeconds / seconds)
+        var line = String(format: "throughput: %d subscribers × %d publications: %d deliveries in %.2f s = %.0f deliveries/s%@; " +
+                          "a bare Kafka consumer received the %d records in %.3f s",
+                          subscribers, publications, delivered, seconds, Double(delivered) / seconds, complete ? "" : " (incomplete)",
+                          publications, bareSeconds)
+        if let ceiling = try await ceiling(subscribers: subscribers, publications: publications) {
+            line += String(format: "; bare NIO fan-out ceiling %.0f deliveries/s, ratio %.2fx", ceiling, Double(delivered) / seconds / ceiling)
+        }
+        return line
+    }
+
+    /// The bare NIO fan-out server's deliveries/s to the same number of clients (see FanOutCeiling).
+    func ceiling(subscribers: Int, publications: Int) async throws -> Double? {
+        guard let ceilingURL else { return nil }
+        let clients = try LoadClients(url: ceilingURL, token: "", channel: "", hello: "ceiling:\(subscribers)")
+        let counters = clients.counters
+        await clients.open(subscribers, sampleEvery: Int.max)
+        let expected = subscribers * publications
+        let complete = await waitUntil({ counters.deliveries.load(ordering: .relaxed) >= expected }, timeout: .seconds(120))
+        let end = ContinuousClock.now
+        await clients.closeAll()
+        guard complete, let start = counters.allSubscribedAt.withLock({ $0 }) else { return nil }
+        return Double(expected) / Self.seconds(end - start)
     }
 
     static func seconds(_ duration: Duration) -> Double {

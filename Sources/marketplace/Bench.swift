@@ -9,7 +9,7 @@ import MarketplacePlatform
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks: our adapters against the raw C libraries, same servers, same run (figures in docs/benchmarks.md).",
-        subcommands: [KafkaBench.self, MongoBench.self, RealtimeBench.self, DispatchBench.self])
+        subcommands: [KafkaBench.self, MongoBench.self, RealtimeBench.self, FanOutCeilingBench.self, DispatchBench.self])
 
     /// The machine's state, printed with every run (the figures depend on it).
     static var machine: String {
@@ -66,6 +66,7 @@ struct Bench: AsyncParsableCommand {
         @Option var latencySubscribers = 10
         @Option var rate = 1_000
         @Option var seconds = 10
+        @Option(help: "A running `bench fanout-ceiling` to measure beside each throughput run.") var ceilingUrl: String?
         @Option(help: "Keep the connections of the connections phase open this long after measuring.") var holdSeconds = 0
         @Option(help: "linger.ms of the latency phase's producer (5, as the platform's producers).") var lingerMs = 5
 
@@ -78,12 +79,24 @@ struct Bench: AsyncParsableCommand {
                                                       password: "correct horse battery", name: "Bench", role: "client", traceparent: nil)
             let bench = RealtimeBenchmark(url: url, token: account.accessToken, channel: "user:\(account.user.id)",
                                           brokers: configuration.kafkaBrokers, topic: configuration.kafkaTopicPrefix + RealtimeBus.topic,
-                                          gatewayPID: gatewayPid)
+                                          gatewayPID: gatewayPid, ceilingURL: ceilingUrl)
             print(Bench.machine)
             if connections > 0 { try await bench.connections(connections, hold: .seconds(holdSeconds)) }
             for count in subscribers where count > 0 { print(try await bench.throughput(subscribers: count, publications: publications)) }
             if rate > 0 { print(try await bench.latency(subscribers: latencySubscribers, rate: rate, seconds: seconds, lingerMillis: lingerMs)) }
             await platform.close()
+        }
+    }
+
+    struct FanOutCeilingBench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "fanout-ceiling",
+            abstract: "A bare NIO WebSocket fan-out server: the ceiling `bench realtime --ceiling-url` compares deliveries/s with.")
+        @Option var port = 18190
+        @Option var publications = 200
+
+        func run() async throws {
+            try await FanOutCeiling(port: port, publications: publications).run()
         }
     }
 

@@ -28,7 +28,10 @@ start_gateway() {  # WebSocket port → pid in GATEWAY (the worker's own HTTP po
   HTTP_PORT=$(( $1 + 100 )) REALTIME_PORT="$1" "$BIN" worker realtime-gateway >"$ROOT/.stack/run/bench-gateway-$1.log" 2>&1 &
   GATEWAY=$!
   GATEWAYS+=("$GATEWAY")
-  for _ in $(seq 1 150); do curl -sf "http://127.0.0.1:$1/health/ready" >/dev/null && return 0; sleep 0.2; done
+  for _ in $(seq 1 150); do
+    kill -0 "$GATEWAY" 2>/dev/null || { echo "gateway on port $1 exited: $(tail -n 1 "$ROOT/.stack/run/bench-gateway-$1.log")" >&2; return 1; }
+    curl -sf "http://127.0.0.1:$1/health/ready" >/dev/null && return 0; sleep 0.2
+  done
   echo "gateway on port $1 not ready" >&2; return 1
 }
 

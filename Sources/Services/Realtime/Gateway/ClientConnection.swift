@@ -161,19 +161,27 @@ final class ClientConnection: Sendable {
         state.withLock { $0.subscriptions.removeValue(forKey: channel) }
     }
 
-    /// A publication for one of this connection's channels (called by the node's Kafka reader).
+    /// A frame for one of this connection's channels, outside its stream (join, leave: offset 0).
     func deliver(channel: String, offset: UInt64, frame: String, conflate: Bool) -> SendQueue.Result {
+        deliver(channel: channel, publications: [(offset, frame)], conflate: conflate)
+    }
+
+    /// Consecutive publications of one channel, offsets increasing (called by the node's Kafka
+    /// reader): one lock and one dictionary lookup for the run.
+    func deliver(channel: String, publications: [(offset: UInt64, frame: String)], conflate: Bool) -> SendQueue.Result {
         state.withLock { state in
-            guard var subscription = state.subscriptions[channel] else { return .queued }
-            if subscription.pending != nil {
-                subscription.pending!.append((offset, frame))
-                state.subscriptions[channel] = subscription
+            guard let index = state.subscriptions.index(forKey: channel), let last = publications.last else { return .queued }
+            if state.subscriptions.values[index].pending != nil {
+                state.subscriptions.values[index].pending!.append(contentsOf: publications)
                 return .queued
             }
-            guard offset == 0 || offset > subscription.position else { return .queued }  // already had it (recovery, history)
-            if offset > 0 { subscription.position = offset }
-            state.subscriptions[channel] = subscription
-            return queue.push(frame, conflationKey: conflate ? channel : nil)
+            let position = state.subscriptions.values[index].position
+            // Drop what the client already has (recovery, history); offset 0 is outside the stream.
+            let fresh = publications.firstIndex { $0.offset == 0 || $0.offset > position } ?? publications.endIndex
+            guard fresh < publications.endIndex else { return .queued }
+            if last.offset > position { state.subscriptions.values[index].position = last.offset }
+            if conflate { return queue.push(last.frame, conflationKey: channel) }  // only the newest position matters
+            return queue.push(contentsOf: publications[fresh...].lazy.map(\.frame))
         }
     }
 

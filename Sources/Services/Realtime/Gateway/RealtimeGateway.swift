@@ -177,28 +177,47 @@ public final class RealtimeGateway: Service, Sendable {
                 }
             }
         }
-        for incoming in batch { await deliver(incoming) }
+        // Consecutive publications of one channel go to each subscriber as one run (one lock,
+        // one subscriber list); anything else is delivered on its own, in order.
+        var run: [RealtimeBus.Incoming] = []
+        for incoming in batch {
+            if incoming.kind == .publication, run.isEmpty || run[0].channel == incoming.channel {
+                run.append(incoming)
+                continue
+            }
+            deliver(run)
+            run = incoming.kind == .publication ? [incoming] : []
+            if incoming.kind != .publication { await deliver(incoming) }
+        }
+        deliver(run)
+    }
+
+    /// Publications of one channel, in order.
+    private func deliver(_ run: [RealtimeBus.Incoming]) {
+        guard let channel = run.first?.channel else { return }
+        let publications = run.map { ($0.offset, Frames.publication(channel, $0.publication)) }
+        let conflate = RealtimeChannel(channel)?.conflated ?? false
+        var delivered = 0
+        for connection in hub.subscribers(of: channel) {
+            if connection.deliver(channel: channel, publications: publications, conflate: conflate) == .overflow {
+                slow(connection)
+            } else {
+                delivered += publications.count
+            }
+        }
+        metrics.deliveries.increment(by: delivered)
+        let now = Date().timeIntervalSince1970 * 1000
+        for incoming in run {
+            if let produced = incoming.producedAtMillis {
+                metrics.deliveryDelay.recordNanoseconds(Int64(max(0, now - Double(produced)) * 1_000_000))
+            }
+        }
     }
 
     private func deliver(_ incoming: RealtimeBus.Incoming) async {
         switch incoming.kind {
         case .publication:
-            let publication = incoming.publication
-            let frame = Frames.publication(incoming.channel, publication)
-            let conflate = RealtimeChannel(incoming.channel)?.conflated ?? false
-            var delivered = 0
-            for connection in hub.subscribers(of: incoming.channel) {
-                if connection.deliver(channel: incoming.channel, offset: publication.offset, frame: frame, conflate: conflate) == .overflow {
-                    slow(connection)
-                } else {
-                    delivered += 1
-                }
-            }
-            metrics.deliveries.increment(by: delivered)
-            if let produced = incoming.producedAtMillis {
-                let delay = Date().timeIntervalSince1970 * 1000 - Double(produced)
-                metrics.deliveryDelay.recordNanoseconds(Int64(max(0, delay) * 1_000_000))
-            }
+            deliver([incoming])
         case .join, .leave:
             guard let info = incoming.info else { return }
             let frame = incoming.kind == .join ? Frames.join(incoming.channel, info) : Frames.leave(incoming.channel, info)

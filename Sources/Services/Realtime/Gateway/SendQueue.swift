@@ -51,28 +51,46 @@ final class SendQueue: Sendable {
     }
 
     func push(_ frame: String, conflationKey: String? = nil) -> Result {
-        let size = frame.utf8.count
-        let (result, wakeUp): (Result, Bool) = state.withLock { state in
-            if state.closed { return (.closed, false) }
-            if let key = conflationKey, let index = state.conflated[key] {
-                state.bytes += size - state.frames[index].utf8.count
-                state.frames[index] = frame
-                return (.queued, false)
+        let (result, wakeUp) = state.withLock { state in append(frame, conflationKey: conflationKey, to: &state) }
+        if wakeUp { wake() }
+        return result
+    }
+
+    /// Several frames under one lock (a run of publications); stops at the first refused.
+    func push(contentsOf frames: some Sequence<String>) -> Result {
+        let (result, wakeUp) = state.withLock { state -> (Result, Bool) in
+            var outcome: (Result, Bool) = (.queued, false)
+            for frame in frames {
+                let (result, wakeUp) = append(frame, conflationKey: nil, to: &state)
+                outcome = (result, outcome.1 || wakeUp)
+                if result != .queued { break }
             }
-            if state.bytes + size > hardLimitBytes { return (.overflow, false) }
-            if state.bytes + size > maxBytes {
-                let now = ContinuousClock.now
-                if let since = state.overSince, now - since > slowAfter { return (.overflow, false) }
-                if state.overSince == nil { state.overSince = now }
-            }
-            state.frames.append(frame)
-            state.bytes += size
-            if let key = conflationKey { state.conflated[key] = state.frames.count - 1 }
-            defer { state.awake = true }
-            return (.queued, !state.awake)
+            return outcome
         }
         if wakeUp { wake() }
         return result
+    }
+
+    /// Returns the result and whether the transport must be woken.
+    private func append(_ frame: String, conflationKey: String?, to state: inout State) -> (Result, Bool) {
+        if state.closed { return (.closed, false) }
+        let size = frame.utf8.count
+        if let key = conflationKey, let index = state.conflated[key] {
+            state.bytes += size - state.frames[index].utf8.count
+            state.frames[index] = frame
+            return (.queued, false)
+        }
+        if state.bytes + size > hardLimitBytes { return (.overflow, false) }
+        if state.bytes + size > maxBytes {
+            let now = ContinuousClock.now
+            if let since = state.overSince, now - since > slowAfter { return (.overflow, false) }
+            if state.overSince == nil { state.overSince = now }
+        }
+        state.frames.append(frame)
+        state.bytes += size
+        if let key = conflationKey { state.conflated[key] = state.frames.count - 1 }
+        defer { state.awake = true }
+        return (.queued, !state.awake)
     }
 
     /// The next message's worth of frames (at most ~64 KiB: clients cap message sizes too) when

@@ -20,7 +20,7 @@ ulimit -n "$(ulimit -Hn)"
 export KAFKA_TOPIC_PREFIX="bench-$$."
 export MONGO_DATABASE="bench_realtime_$$"
 export LOG_LEVEL=warning
-PORT1="${BENCH_WS_PORT:-18183}" PORT2=$(( ${BENCH_WS_PORT:-18183} + 1 ))
+PORT1="${BENCH_WS_PORT:-18183}"
 "$BIN" topics apply >/dev/null
 GATEWAYS=()
 trap 'for pid in "${GATEWAYS[@]}"; do kill "$pid" 2>/dev/null; done; wait 2>/dev/null || true' EXIT
@@ -48,10 +48,14 @@ GATEWAYS+=("$!")
 
 TWO_NODES="${BENCH_TWO_NODE_CONNECTIONS:-20000}"
 if [ "$TWO_NODES" -gt 0 ]; then
+  # Two fresh nodes (the first one's heap already grew during the runs above).
+  PORT2=$(( PORT1 + 1 )) PORT3=$(( PORT1 + 2 ))
   start_gateway "$PORT2"; SECOND=$GATEWAY
+  start_gateway "$PORT3"; THIRD=$GATEWAY
   echo "two nodes on this machine, $TWO_NODES connections (half on each, one load process per node):"
   LOADS=()
-  for pair in "$PORT1:$FIRST" "$PORT2:$SECOND"; do
+  rm -f "$ROOT"/.stack/run/bench-load-*.out
+  for pair in "$PORT2:$SECOND" "$PORT3:$THIRD"; do
     "$BIN" bench realtime --url "ws://127.0.0.1:${pair%%:*}/connection/websocket" --gateway-pid "${pair##*:}" \
       --connections $(( TWO_NODES / 2 )) --hold-seconds 20 --subscribers 0 --rate 0 >"$ROOT/.stack/run/bench-load-${pair%%:*}.out" &
     LOADS+=("$!")
@@ -62,7 +66,7 @@ if [ "$TWO_NODES" -gt 0 ]; then
     [ "$(cat "$ROOT"/.stack/run/bench-load-*.out 2>/dev/null | grep -c '^connections:')" -ge 2 ] && break; sleep 0.2
   done
   total=0
-  for port in "$PORT1" "$PORT2"; do
+  for port in "$PORT2" "$PORT3"; do
     sed "s/^/  node :$port  /" "$ROOT/.stack/run/bench-load-$port.out"
     open=$(curl -sf "http://127.0.0.1:$port/metrics" | awk '/^realtime_connections /{print int($2)}')
     total=$(( total + ${open:-0} ))

@@ -33,9 +33,11 @@ final class RawWebSocket {
 
     deinit { close(fd) }
 
-    func sendText(_ text: String) throws {
-        let payload = Array(text.utf8)
-        var frame: [UInt8] = [0x81]
+    func sendText(_ text: String) throws { try sendFrame(opcode: 0x1, payload: Array(text.utf8)) }
+
+    /// Any client frame: `fin` false leaves a message open for continuation frames (opcode 0).
+    func sendFrame(opcode: UInt8, fin: Bool = true, payload: [UInt8]) throws {
+        var frame: [UInt8] = [(fin ? 0x80 : 0) | opcode]
         if payload.count < 126 {
             frame.append(0x80 | UInt8(payload.count))
         } else {
@@ -55,6 +57,27 @@ final class RawWebSocket {
             guard n > 0 else { throw POSIXError(.EPIPE) }
             sent += n
         }
+    }
+
+    /// The next server frame (opcode and payload), or nil when nothing comes within `timeout`.
+    func readFrame(timeout: TimeInterval) -> (opcode: UInt8, payload: [UInt8])? {
+        var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1e6))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        func read(_ count: Int) -> [UInt8]? {
+            var bytes = [UInt8](repeating: 0, count: count), got = 0
+            while got < count {
+                let n = bytes[got...].withUnsafeMutableBytes { recv(fd, $0.baseAddress, count - got, 0) }
+                guard n > 0 else { return nil }
+                got += n
+            }
+            return bytes
+        }
+        guard let head = read(2) else { return nil }
+        var length = Int(head[1] & 0x7f)
+        if length == 126 { guard let ext = read(2) else { return nil }; length = Int(ext[0]) << 8 | Int(ext[1]) }
+        else if length == 127 { guard let ext = read(8) else { return nil }; length = ext.reduce(0) { $0 << 8 | Int($1) } }
+        guard let payload = read(length) else { return nil }
+        return (head[0] & 0x0f, payload)
     }
 
     /// Reads everything until the server closes; returns the close code, if a close frame came.

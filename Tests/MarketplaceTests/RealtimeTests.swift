@@ -187,6 +187,37 @@ struct RealtimeProtocolTests {
         }
         await r.stop()
     }
+
+    @Test("WebSocket framing: a ping gets its pong, a command split over frames is joined, a client's close is answered, binary ends with 3501")
+    func framing() async throws {
+        let r = try await RealtimeHarness.start()
+        try await r.dispatch.app.test(.router) { api in
+            let user = try await T.register(api, email: T.email())
+            let port = r.gateways[0].port!
+            let raw = try RawWebSocket(port: port)
+            try raw.sendFrame(opcode: 0x9, payload: Array("are you there".utf8))
+            let pong = raw.readFrame(timeout: 5)
+            #expect(pong?.opcode == 0xA && pong.map { String(decoding: $0.payload, as: UTF8.self) } == "are you there")
+
+            let connect = Array(#"{"id":1,"connect":{"token":"\#(user.accessToken)"}}"#.utf8)
+            let third = connect.count / 3
+            try raw.sendFrame(opcode: 0x1, fin: false, payload: Array(connect[..<third]))
+            try raw.sendFrame(opcode: 0x0, fin: false, payload: Array(connect[third..<(2 * third)]))
+            try raw.sendFrame(opcode: 0x0, payload: Array(connect[(2 * third)...]))
+            let reply = raw.readFrame(timeout: 5)
+            #expect(reply?.opcode == 0x1 && reply.map { String(decoding: $0.payload, as: UTF8.self) }?.hasPrefix(#"{"id":1,"connect":"#) == true)
+
+            try raw.sendFrame(opcode: 0x8, payload: [0x03, 0xE8])  // 1000, normal closure
+            let close = raw.readFrame(timeout: 5)
+            #expect(close?.opcode == 0x8 && close.map { Array($0.payload.prefix(2)) } == [0x03, 0xE8])
+            #expect(try await eventually(timeout: .seconds(5)) { r.gateways[0].connectionCount == 0 }, "the connection is gone")
+
+            let binary = try RawWebSocket(port: port)
+            try binary.sendFrame(opcode: 0x2, payload: [1, 2, 3])
+            #expect(binary.drainUntilClosed(timeout: 5) == 3501)
+        }
+        await r.stop()
+    }
 }
 
 @Suite("Realtime gateway: job channels, recovery, nodes", .timeLimit(.minutes(3)))

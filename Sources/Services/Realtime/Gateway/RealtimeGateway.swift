@@ -37,6 +37,8 @@ public final class RealtimeGateway: Service, Sendable {
     private let slowDisconnects = Atomic<Int>(0)
     /// Connections dropped as slow consumers since start.
     public var slowConsumerDisconnects: Int { slowDisconnects.load(ordering: .relaxed) }
+    /// Open WebSocket connections on this node.
+    public var connectionCount: Int { connections.withLock { $0.count } }
     private let assigned = Mutex(false)
 
     public init(configuration: RealtimeConfiguration, verifier: any AccessTokenVerifier, jobs: any JobAccessDirectory,

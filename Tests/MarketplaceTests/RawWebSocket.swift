@@ -33,6 +33,9 @@ final class RawWebSocket {
 
     deinit { close(fd) }
 
+    /// Sends FIN without a close frame (a client that just goes away).
+    func hangUp() { shutdown(fd, Int32(SHUT_WR)) }
+
     func sendText(_ text: String) throws { try sendFrame(opcode: 0x1, payload: Array(text.utf8)) }
 
     /// Any client frame: `fin` false leaves a message open for continuation frames (opcode 0).

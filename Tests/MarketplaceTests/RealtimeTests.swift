@@ -188,7 +188,7 @@ struct RealtimeProtocolTests {
         await r.stop()
     }
 
-    @Test("WebSocket framing: a ping gets its pong, a command split over frames is joined, a client's close is answered, binary ends with 3501")
+    @Test("WebSocket framing: a ping gets its pong, a command split over frames is joined, a client's close is answered, binary ends with 3501, a FIN closes")
     func framing() async throws {
         let r = try await RealtimeHarness.start()
         try await r.dispatch.app.test(.router) { api in
@@ -215,6 +215,14 @@ struct RealtimeProtocolTests {
             let binary = try RawWebSocket(port: port)
             try binary.sendFrame(opcode: 0x2, payload: [1, 2, 3])
             #expect(binary.drainUntilClosed(timeout: 5) == 3501)
+
+            // A client that goes away without a close frame (FIN only) does not linger half-open.
+            let leaving = try RawWebSocket(port: port)
+            try leaving.sendText(#"{"id":1,"connect":{"token":"\#(user.accessToken)"}}"#)
+            _ = leaving.readFrame(timeout: 5)
+            #expect(r.gateways[0].connectionCount == 1)
+            leaving.hangUp()
+            #expect(try await eventually(timeout: .seconds(5)) { r.gateways[0].connectionCount == 0 }, "closed on the client's FIN")
         }
         await r.stop()
     }

@@ -180,6 +180,20 @@ final class GatewaySocketHandler: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch event {
+        case ChannelEvent.inputClosed:
+            // The server allows half-closure (Hummingbird's HTTP needs it): a WebSocket client
+            // that sent FIN is gone, and its connection must not linger half-open.
+            connection?.finished()
+            context.close(promise: nil)
+        case is ChannelShouldQuiesceEvent:
+            connection?.disconnect(.shutdown, dropPending: false)  // the server is shutting down
+        default:
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable { drain() }
         context.fireChannelWritabilityChanged()

@@ -98,9 +98,9 @@ public struct RealtimeBenchmark: Sendable {
         return Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) / 1000
     }
 
-    func message(_ filler: String, sentMicros: Int64? = nil) -> KafkaOutgoingMessage {
+    func message(_ filler: String, sentMicros: Int64? = nil, channel: String? = nil) -> KafkaOutgoingMessage {
         let sent = sentMicros ?? Int64(Date().timeIntervalSince1970 * 1_000_000)
-        return RealtimeBus.message(.publication, channel: channel, data: Array(#"{"t":\#(sent)\#(filler)}"#.utf8), info: nil, topic: topic)
+        return RealtimeBus.message(.publication, channel: channel ?? self.channel, data: Array(#"{"t":\#(sent)\#(filler)}"#.utf8), info: nil, topic: topic)
     }
 
     // MARK: the three measurements
@@ -197,13 +197,25 @@ public struct RealtimeBenchmark: Sendable {
 
     /// End-to-end latency at a fixed rate, sampled on a share of the subscribers, against the
     /// same records' Kafka produce → bare consumer latency (the ceiling).
-    public func latency(subscribers: Int, rate: Int, seconds: Int, lingerMillis: Int = 0) async throws -> String {
-        let clients = try LoadClients(url: url, token: token, channel: channel)
-        let counters = clients.counters
-        await clients.open(subscribers, sampleEvery: max(1, subscribers / 50))
-        guard await waitUntil({ counters.connected.load(ordering: .relaxed) >= subscribers }, timeout: .seconds(120)) else {
-            await clients.closeAll()
-            return "latency: only \(counters.connected.load(ordering: .relaxed)) of \(subscribers) subscribed"
+    ///
+    /// `channels` (other users' channels, with their tokens) spread the rate over several
+    /// channels — hence Kafka partitions — as many providers' positions would be; the
+    /// subscribers are divided among them. Empty: everything on the benchmark's one channel.
+    /// `dump` writes the raw samples (µs, in arrival order) to `<dump>.gateway` and `<dump>.bare`.
+    public func latency(subscribers: Int, rate: Int, seconds: Int, lingerMillis: Int = 0,
+                        channels extra: [(token: String, channel: String)] = [], dump: String? = nil) async throws -> String {
+        let targets = extra.isEmpty ? [(token: token, channel: channel)] : extra
+        let perChannel = max(1, subscribers / targets.count)
+        var groups: [LoadClients] = []
+        for target in targets {
+            let clients = try LoadClients(url: url, token: target.token, channel: target.channel)
+            await clients.open(perChannel, sampleEvery: max(1, perChannel / 50))
+            groups.append(clients)
+        }
+        let connected = { groups.reduce(0) { $0 + $1.counters.connected.load(ordering: .relaxed) } }
+        guard await waitUntil({ connected() >= perChannel * targets.count }, timeout: .seconds(120)) else {
+            for clients in groups { await clients.closeAll() }
+            return "latency: only \(connected()) of \(perChannel * targets.count) subscribed"
         }
         let client = KafkaClientConfiguration(bootstrapServers: brokers, clientID: "bench")
         // The ceiling: a bare consumer of the same topic (a group of its own, at the end).
@@ -215,7 +227,7 @@ public struct RealtimeBenchmark: Sendable {
         // The producer connects, fetches metadata and gets its producer id before the timed
         // phase: its first records would otherwise wait for that (an artefact of starting it here).
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: client, lingerMillis: lingerMillis))
-        for _ in 0..<10 { _ = try? await producer.send(message(#","warmup":true"#, sentMicros: 0)) }
+        for target in targets { _ = try? await producer.send(message(#","warmup":true"#, sentMicros: 0, channel: target.channel)) }
         try? await Task.sleep(for: .seconds(1))
         let phaseStart = Int64(Date().timeIntervalSince1970 * 1_000_000)
         let reader = Task {
@@ -227,27 +239,29 @@ public struct RealtimeBenchmark: Sendable {
         }
         let interval = Duration.nanoseconds(1_000_000_000 / max(1, rate))
         var next = ContinuousClock.now
-        for _ in 0..<(rate * seconds) {
+        for index in 0..<(rate * seconds) {
             next += interval
             try? await Task.sleep(until: next)
-            Task { _ = try? await producer.send(message(#","lat":38.7,"lng":-9.1"#)) }
+            let channel = targets[index % targets.count].channel
+            Task { _ = try? await producer.send(message(#","lat":38.7,"lng":-9.1"#, channel: channel)) }
         }
         try? await Task.sleep(for: .seconds(2))
-        await clients.closeAll()
+        for clients in groups { await clients.closeAll() }
+        let samples = groups.flatMap { $0.counters.latencies.withLock { $0 } }
         bare.stopDelivery()
         await bare.close()
         reader.cancel()
         await producer.close()
-        if let dump = ProcessInfo.processInfo.environment["BENCH_DUMP"] {
-            let a = counters.latencies.withLock { $0 }.map(String.init).joined(separator: "\n")
+        if let dump {
+            let a = samples.map(String.init).joined(separator: "\n")
             try? a.write(toFile: dump + ".gateway", atomically: true, encoding: .utf8)
             let b = bareLatencies.withLock { $0 }.map(String.init).joined(separator: "\n")
             try? b.write(toFile: dump + ".bare", atomically: true, encoding: .utf8)
         }
-        let ours = counters.latencies.withLock { $0 }.filter { $0 >= 0 && $0 < 3_600_000_000 }.sorted()  // (warm-up records say t = 0)
+        let ours = samples.filter { $0 >= 0 && $0 < 3_600_000_000 }.sorted()  // (warm-up records say t = 0)
         let ceiling = bareLatencies.withLock { $0 }.sorted()
-        return String(format: "latency at %d pub/s × %d subscribers (%d samples, linger.ms %d): p50 %.1f ms, p99 %.1f ms; bare Kafka consumer: p50 %.1f ms, p99 %.1f ms",
-                      rate, subscribers, ours.count, lingerMillis, Self.percentile(ours, 0.5), Self.percentile(ours, 0.99),
+        return String(format: "latency at %d pub/s on %d channel(s) × %d subscribers (%d samples, linger.ms %d): p50 %.1f ms, p99 %.1f ms; bare Kafka consumer: p50 %.1f ms, p99 %.1f ms",
+                      rate, targets.count, perChannel * targets.count, ours.count, lingerMillis, Self.percentile(ours, 0.5), Self.percentile(ours, 0.99),
                       Self.percentile(ceiling, 0.5), Self.percentile(ceiling, 0.99))
     }
 }

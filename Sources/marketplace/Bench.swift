@@ -66,6 +66,8 @@ struct Bench: AsyncParsableCommand {
         @Option var latencySubscribers = 10
         @Option var rate = 1_000
         @Option var seconds = 10
+        @Option(help: "Channels (one user each) the latency phase spreads its rate over.") var latencyChannels = 1
+        @Option(help: "Write the latency samples to <prefix>.gateway and <prefix>.bare.") var dumpLatencies: String?
         @Option(help: "A running `bench fanout-ceiling` to measure beside each throughput run.") var ceilingUrl: String?
         @Option(help: "Keep the connections of the connections phase open this long after measuring.") var holdSeconds = 0
         @Option(help: "linger.ms of the latency phase's producer (5, as the platform's producers).") var lingerMs = 5
@@ -83,7 +85,18 @@ struct Bench: AsyncParsableCommand {
             print(Bench.machine)
             if connections > 0 { try await bench.connections(connections, hold: .seconds(holdSeconds)) }
             for count in subscribers where count > 0 { print(try await bench.throughput(subscribers: count, publications: publications)) }
-            if rate > 0 { print(try await bench.latency(subscribers: latencySubscribers, rate: rate, seconds: seconds, lingerMillis: lingerMs)) }
+            if rate > 0 {
+                var channels: [(token: String, channel: String)] = []
+                if latencyChannels > 1 {
+                    for _ in 0..<latencyChannels {
+                        let user = try await identity.register(email: "bench-\(UUID().uuidString.prefix(8).lowercased())@example.com",
+                                                               password: "correct horse battery", name: "Bench", role: "client", traceparent: nil)
+                        channels.append((user.accessToken, "user:\(user.user.id)"))
+                    }
+                }
+                print(try await bench.latency(subscribers: latencySubscribers, rate: rate, seconds: seconds, lingerMillis: lingerMs,
+                                              channels: channels, dump: dumpLatencies))
+            }
             await platform.close()
         }
     }

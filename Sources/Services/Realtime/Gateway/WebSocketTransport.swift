@@ -114,6 +114,8 @@ final class OutputScheduler: Sendable {
 /// One WebSocket client, on its channel's event loop. Inbound: protocol commands (in order, by a
 /// short-lived task while some are pending), pings, close. Outbound: the connection's send queue,
 /// written whenever the socket accepts more; the close frame with the protocol's code at the end.
+/// (`@unchecked Sendable`: its mutable state is touched only on the channel's event loop — the
+/// scheduler and the wake closure reach it through `eventLoop.execute`.)
 final class GatewaySocketHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame

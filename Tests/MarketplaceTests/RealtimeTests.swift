@@ -145,6 +145,17 @@ struct RealtimeProtocolTests {
             #expect(tooMany >= 10, "burst 40 of 60: \(tooMany) refused")
             await flood.close()
 
+            // The same commands as 30 separate messages: more wait than the inbox holds before
+            // reading pauses (16); reading resumes as they are handled, and every one is answered.
+            let pausing = try await r.connected(user.accessToken)
+            let pausesBefore = r.gateways[0].readPauseCount
+            for id in 2001...2030 { pausing.sendRaw(#"{"id":\#(id),"history":{"channel":"\#(mine)","limit":100}}"#) }
+            for id in 2001...2030 { _ = try await pausing.waitFor({ $0["id"] as? Int == id }) }
+            #expect(r.gateways[0].readPauseCount > pausesBefore, "reading paused at least once")
+            #expect(try await pausing.command("presence_stats", ["channel": mine], timeout: .seconds(5)).object("presence_stats") != nil,
+                    "and resumed: a later command is read and answered")
+            await pausing.close()
+
             // An oversize message ends the connection; other connections are unaffected.
             let bystander = try await r.connected(other.accessToken)
             ws.sendRaw(#"{"id":999,"publish":{"channel":"chat:x","data":""# + String(repeating: "a", count: 9000) + #""}}"#)

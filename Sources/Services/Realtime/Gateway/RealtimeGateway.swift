@@ -35,6 +35,13 @@ public final class RealtimeGateway: Service, Sendable {
     let metrics = GatewayMetrics()
     private let boundPort = Mutex<Int?>(nil)
     private let slowDisconnects = Atomic<Int>(0)
+    private let readPauses = Atomic<Int>(0)
+    /// Times a connection's reading paused because too many of its messages waited.
+    public var readPauseCount: Int { readPauses.load(ordering: .relaxed) }
+    func readPaused() {
+        readPauses.add(1, ordering: .relaxed)
+        metrics.readPauses.increment()
+    }
     /// Connections dropped as slow consumers since start.
     public var slowConsumerDisconnects: Int { slowDisconnects.load(ordering: .relaxed) }
     /// Open WebSocket connections on this node.
@@ -298,4 +305,5 @@ struct GatewayMetrics: Sendable {
     let queuedFrames = Gauge(label: "realtime_queued_frames")
     let deliveryDelay = Timer(label: "realtime_delivery_delay_seconds")
     let historyFailures = Counter(label: "realtime_history_failures_total")
+    let readPauses = Counter(label: "realtime_read_pauses_total")
 }

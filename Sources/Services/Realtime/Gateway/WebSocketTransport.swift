@@ -133,7 +133,8 @@ final class GatewaySocketHandler: ChannelInboundHandler, @unchecked Sendable {
         let channel = context.channel
         let connection = ClientConnection(configuration: gateway.configuration,
                                           wake: { [weak self] in if let self { scheduler.schedule(self) } },
-                                          setReading: { reading in
+                                          setReading: { [gateway] reading in
+                                              if !reading { gateway.readPaused() }
                                               channel.eventLoop.execute { channel.setOption(.autoRead, value: reading).whenFailure { _ in } }
                                           },
                                           abort: { channel.close(promise: nil) })

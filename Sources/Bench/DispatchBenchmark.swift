@@ -68,7 +68,7 @@ public struct DispatchBenchmark: Sendable {
         for _ in 0..<searches {
             _ = try await redis.geosearch("providers-geo:\(category)", longitude: Self.center.lng, latitude: Self.center.lat, radiusKm: 10, limit: 24)
         }
-        let searchSeconds = seconds(ContinuousClock.now - searchStart)
+        let searchSeconds = (ContinuousClock.now - searchStart).seconds
 
         // Requests from a client; each request.created event is handed to the use case and timed.
         let client = Caller(userID: "bench-client-\(category)", role: .client, sessionID: "bench")
@@ -82,7 +82,7 @@ public struct DispatchBenchmark: Sendable {
                                                                                  lat: request.location.lat, lng: request.location.lng))
             let start = ContinuousClock.now
             try await dispatch.dispatch(event, index: index)
-            if round >= 10 { latencies.append(seconds(ContinuousClock.now - start) * 1000) }  // the first 10 warm up
+            if round >= 10 { latencies.append((ContinuousClock.now - start).seconds * 1000) }  // the first 10 warm up
         }
         latencies.sort()
         // Leave the shared index as it was (the GEO key stays for redis-benchmark; the script drops it).
@@ -90,13 +90,9 @@ public struct DispatchBenchmark: Sendable {
             let ids = (start..<min(count, start + 2000)).map { "bench-\(category)-\($0)" }
             _ = try await redis.pipeline([["ZREM", "providers-last-seen"] + ids] + [["DEL"] + ids.map { "provider-state:\($0)" }])
         }
-        return Result(providers: count, geoKey: "providers-geo:\(category)", populateSeconds: seconds(populated),
+        return Result(providers: count, geoKey: "providers-geo:\(category)", populateSeconds: populated.seconds,
                       geosearchPerSecond: Double(searches) / searchSeconds,
                       p50: latencies[latencies.count / 2], p99: latencies[min(latencies.count - 1, Int(Double(latencies.count) * 0.99))],
                       mean: latencies.reduce(0, +) / Double(latencies.count))
-    }
-
-    private func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }

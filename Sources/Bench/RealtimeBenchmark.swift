@@ -98,6 +98,15 @@ public struct RealtimeBenchmark: Sendable {
         return Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) / 1000
     }
 
+    /// The Kafka ceiling: a bare consumer of the fan-out topic (a group of its own, at the end;
+    /// the same fetch settings as the gateway's consumer), once assigned.
+    func bareConsumer(_ client: KafkaClientConfiguration) async throws -> KafkaConsumer {
+        let bare = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: client, groupID: "bench-\(UUID().uuidString.prefix(8))",
+                                                                                topics: [topic], autoOffsetReset: .latest, fetchWaitMaxMillis: 10, gatherMillis: 0))
+        _ = await waitUntil({ !bare.assignment.isEmpty }, timeout: .seconds(30))
+        return bare
+    }
+
     func message(_ filler: String, sentMicros: Int64? = nil, channel: String? = nil) -> KafkaOutgoingMessage {
         let sent = sentMicros ?? Int64(Date().timeIntervalSince1970 * 1_000_000)
         return RealtimeBus.message(.publication, channel: channel ?? self.channel, data: Array(#"{"t":\#(sent)\#(filler)}"#.utf8), info: nil, topic: topic)
@@ -134,9 +143,7 @@ public struct RealtimeBenchmark: Sendable {
         let client = KafkaClientConfiguration(bootstrapServers: brokers, clientID: "bench")
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: client, lingerMillis: 5))
         _ = try? await producer.send(message(#","warmup":true"#, sentMicros: 0))  // connected before the clock starts
-        let bare = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: client, groupID: "bench-\(UUID().uuidString.prefix(8))",
-                                                                                topics: [topic], autoOffsetReset: .latest, fetchWaitMaxMillis: 10, gatherMillis: 0))
-        _ = await waitUntil({ !bare.assignment.isEmpty }, timeout: .seconds(30))
+        let bare = try await bareConsumer(client)
         let clients = try LoadClients(url: url, token: token, channel: channel)
         let counters = clients.counters
         await clients.open(subscribers, sampleEvery: Int.max)
@@ -158,10 +165,10 @@ public struct RealtimeBenchmark: Sendable {
         let start = ContinuousClock.now
         try await producer.sendBatch((0..<publications).map { _ in message(#","lat":38.7,"lng":-9.1"#) })
         let complete = await waitUntil({ counters.deliveries.load(ordering: .relaxed) >= expected }, timeout: .seconds(300))
-        let seconds = Self.seconds(ContinuousClock.now - start)
+        let seconds = (ContinuousClock.now - start).seconds
         let delivered = counters.deliveries.load(ordering: .relaxed)
         _ = await waitUntil({ bareDone.withLock { $0 } != nil }, timeout: .seconds(30))
-        let bareSeconds = bareDone.withLock { $0 }.map { Self.seconds($0 - start) } ?? .nan
+        let bareSeconds = bareDone.withLock { $0 }.map { ($0 - start).seconds } ?? .nan
         await clients.closeAll()
         bare.stopDelivery()
         await bare.close()
@@ -188,11 +195,7 @@ public struct RealtimeBenchmark: Sendable {
         let end = ContinuousClock.now
         await clients.closeAll()
         guard complete, let start = counters.allSubscribedAt.withLock({ $0 }) else { return nil }
-        return Double(expected) / Self.seconds(end - start)
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        return Double(expected) / (end - start).seconds
     }
 
     /// End-to-end latency at a fixed rate, sampled on a share of the subscribers, against the
@@ -218,10 +221,7 @@ public struct RealtimeBenchmark: Sendable {
             return "latency: only \(connected()) of \(perChannel * targets.count) subscribed"
         }
         let client = KafkaClientConfiguration(bootstrapServers: brokers, clientID: "bench")
-        // The ceiling: a bare consumer of the same topic (a group of its own, at the end).
-        let bare = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: client, groupID: "bench-\(UUID().uuidString.prefix(8))",
-                                                                                topics: [topic], autoOffsetReset: .latest, fetchWaitMaxMillis: 10, gatherMillis: 0))
-        _ = await waitUntil({ !bare.assignment.isEmpty }, timeout: .seconds(30))
+        let bare = try await bareConsumer(client)
         try? await Task.sleep(for: .seconds(1))
         let bareLatencies = Mutex<[Int64]>([])
         // The producer connects, fetches metadata and gets its producer id before the timed

@@ -40,23 +40,16 @@ public struct ChannelHistory: Sendable {
     return 1
     """
 
-    /// Appends a publication; false when this offset (or a later one) is already there.
-    @discardableResult
-    public func append(channel: String, eventID: String, publication: Publication) async throws -> Bool {
-        let reply = try await redis.send(["EVAL", Self.appendScript, 2, Self.streamKey(channel), Self.epochKey(channel),
-                                          String(publication.offset), eventID, publication.data, publication.info?.user ?? "",
-                                          String(maxLength), String(ttl.milliseconds), Self.newEpoch(), publication.info?.client ?? ""])
-        if case .error(let message) = reply { throw RedisError.server(message) }
-        return reply.int == 1
-    }
-
-    /// Appends several publications in one round trip (the fan-out reader's batch), in order.
+    /// Appends publications in one round trip (the fan-out reader's batch), in order. An offset
+    /// that is already there (or below the stream's top) is skipped: every node appends the
+    /// records it consumes. `epoch` is only used by a channel whose stream starts here.
     public func append(_ entries: [(channel: String, eventID: String, publication: Publication)]) async throws {
         guard !entries.isEmpty else { return }
+        let epoch = Self.newEpoch(), maxLength = String(maxLength), ttl = String(ttl.milliseconds)
         let replies = try await redis.pipeline(entries.map { entry -> [any RedisArgument] in
             ["EVAL", Self.appendScript, 2, Self.streamKey(entry.channel), Self.epochKey(entry.channel),
              String(entry.publication.offset), entry.eventID, entry.publication.data, entry.publication.info?.user ?? "",
-             String(maxLength), String(ttl.milliseconds), Self.newEpoch(), entry.publication.info?.client ?? ""]
+             maxLength, ttl, epoch, entry.publication.info?.client ?? ""]
         })
         for case .error(let message) in replies { throw RedisError.server(message) }
     }

@@ -20,7 +20,6 @@ final class Hub: Sendable {
         channels.withLock { $0[channel].map { Array($0.values) } ?? [] }
     }
 
-    var counts: (channels: Int, subscriptions: Int) {
-        channels.withLock { ($0.count, $0.values.reduce(0) { $0 + $1.count }) }
-    }
+    /// Channels with at least one subscriber on this node.
+    var channelCount: Int { channels.withLock { $0.count } }
 }

@@ -266,6 +266,8 @@ public final class RealtimeGateway: Service, Sendable {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             try? await Task.sleep(for: .seconds(1))
             let now = ContinuousClock.now, wallClock = Date()
+            // Presence entries live presenceTTL; refreshing every TTL/3 keeps live ones.
+            let refreshPresence = Int(wallClock.timeIntervalSince1970) % max(1, Int(presence.ttl / 3)) == 0
             var presenceEntries: [(channel: String, info: ClientInfo)] = []
             var queued = 0
             for connection in connections.withLock({ Array($0.values) }) {
@@ -276,17 +278,15 @@ public final class RealtimeGateway: Service, Sendable {
                 case .ping: _ = connection.queue.push(Frames.ping)
                 case .disconnect(let reason): connection.disconnect(reason, dropPending: false)
                 }
-                if let info = connection.info {
+                if refreshPresence, let info = connection.info {
                     for name in connection.subscriptionNames where RealtimeChannel(name)?.jobID != nil {
                         presenceEntries.append((name, info))
                     }
                 }
             }
             metrics.queuedFrames.record(queued)
-            let counts = hub.counts
-            metrics.subscribedChannels.record(counts.channels)
-            // Presence entries live presenceTTL; refreshing every TTL/3 keeps live ones.
-            if Int(wallClock.timeIntervalSince1970) % max(1, Int(presence.ttl / 3)) == 0 {
+            metrics.subscribedChannels.record(hub.channelCount)
+            if refreshPresence {
                 do { try await presence.touch(presenceEntries) } catch { logger.warning("presence refresh failed: \(error)") }
             }
         }

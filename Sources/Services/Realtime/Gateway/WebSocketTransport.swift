@@ -190,8 +190,6 @@ final class GatewaySocketHandler: ChannelInboundHandler, @unchecked Sendable {
             // that sent FIN is gone, and its connection must not linger half-open.
             connection?.finished()
             context.close(promise: nil)
-        case is ChannelShouldQuiesceEvent:
-            connection?.disconnect(.shutdown, dropPending: false)  // the server is shutting down
         default:
             context.fireUserInboundEventTriggered(event)
         }

@@ -1,13 +1,14 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-// The tree mirrors the architecture:
-//   Sources/Domain     entities, events, ports — no I/O
-//   Sources/Adapters   Kafka (librdkafka), MongoDB (libmongoc), Redis (hiredis) behind Swift APIs
-//   Sources/Messaging  CloudEvents on Kafka, the outbox relay and the inbox
-//   Sources/Platform   configuration, health, topics-as-code, service composition
-//   Sources/Bench      benchmarks against the raw C libraries
-//   Sources/marketplace the one executable and its subcommands
+// The tree mirrors the architecture (docs/architecture.md):
+//   Sources/Contracts  what services share: events and payloads, topics, Caller, Money, DomainError, ports — no I/O
+//   Sources/Adapters   Kafka (librdkafka), MongoDB (libmongoc), Redis (hiredis), HTTP conventions
+//   Sources/Messaging  CloudEvents on Kafka, topic names, the outbox relay, the inbox, consumer workers
+//   Sources/Platform   the runtime: the ServiceModule seam, configuration, health, OpenAPI, topics as code
+//   Sources/Services   one module per service, each Domain/ Adapters/ Routes/ Workers/ and its <Name>Module
+//   Sources/App        the composition: which modules this executable has
+//   Sources/marketplace the production executable; Sources/marketplace-bench the benchmarks
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(
@@ -15,6 +16,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "marketplace", targets: ["marketplace"]),
+        .executable(name: "marketplace-bench", targets: ["marketplace-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
@@ -39,41 +41,53 @@ let package = Package(
         .systemLibrary(name: "CHiredis", path: "Sources/Adapters/C/CHiredis", pkgConfig: "hiredis",
                        providers: [.apt(["libhiredis-dev"])]),
 
-        .target(name: "MarketplaceDomain", path: "Sources/Domain", swiftSettings: strict),
+        // What services share; depends on nothing.
+        .target(name: "MarketplaceContracts", path: "Sources/Contracts", swiftSettings: strict),
 
         .target(name: "MarketplaceKafka", dependencies: [
-            "CRdKafka",
+            "CRdKafka", "MarketplaceContracts",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
         ], path: "Sources/Adapters/Kafka", swiftSettings: strict),
         .target(name: "MarketplaceMongo", dependencies: [
-            "CMongoc",
+            "CMongoc", "MarketplaceContracts",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ], path: "Sources/Adapters/MongoDB", swiftSettings: strict),
         .target(name: "MarketplaceRedis", dependencies: [
-            "CHiredis",
+            "CHiredis", "MarketplaceContracts",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ], path: "Sources/Adapters/Redis", swiftSettings: strict),
 
-        // HTTP conventions every service shares: problem+json errors, the request context,
-        // the authorization middleware.
+        // HTTP conventions every service shares: problem+json errors (DomainError mapped), the
+        // request context, the authorization middleware.
         .target(name: "MarketplaceHTTP", dependencies: [
-            "MarketplaceDomain",
+            "MarketplaceContracts",
             .product(name: "Hummingbird", package: "hummingbird"),
         ], path: "Sources/Adapters/HTTP", swiftSettings: strict),
 
         .target(name: "MarketplaceMessaging", dependencies: [
-            "MarketplaceDomain", "MarketplaceKafka", "MarketplaceMongo", "MarketplaceRedis",
+            "MarketplaceContracts", "MarketplaceKafka", "MarketplaceMongo",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/Messaging", swiftSettings: strict),
 
-        // Services: each its own module with its domain, routes and repositories.
+        // The runtime: the ServiceModule seam and everything a process has besides its services.
+        // It imports no service.
+        .target(name: "MarketplacePlatform", dependencies: [
+            "MarketplaceContracts", "MarketplaceKafka", "MarketplaceMongo", "MarketplaceRedis", "MarketplaceMessaging", "MarketplaceHTTP",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Configuration", package: "swift-configuration"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Yams", package: "Yams"),
+        ], path: "Sources/Platform", swiftSettings: strict),
+
+        // Services: each its own module on the seam; they share Contracts, never each other.
         .target(name: "MarketplaceIdentity", dependencies: [
-            "MarketplaceDomain", "MarketplaceMongo", "MarketplaceRedis", "MarketplaceMessaging", "MarketplaceHTTP",
+            "MarketplaceContracts", "MarketplaceMongo", "MarketplaceRedis", "MarketplaceMessaging", "MarketplaceHTTP", "MarketplacePlatform",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "JWTKit", package: "jwt-kit"),
             .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -81,15 +95,15 @@ let package = Package(
         ], path: "Sources/Services/Identity", swiftSettings: strict),
 
         .target(name: "MarketplaceDispatch", dependencies: [
-            "MarketplaceDomain", "MarketplaceMongo", "MarketplaceRedis", "MarketplaceKafka", "MarketplaceMessaging", "MarketplaceHTTP",
+            "MarketplaceContracts", "MarketplaceMongo", "MarketplaceRedis", "MarketplaceKafka", "MarketplaceMessaging", "MarketplaceHTTP",
+            "MarketplacePlatform",
             .product(name: "Hummingbird", package: "hummingbird"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/Services/Dispatch", swiftSettings: strict),
 
         // The WebSocket gateway (Centrifugo client protocol v2) and the bridge from domain events.
         .target(name: "MarketplaceRealtime", dependencies: [
-            "MarketplaceDomain", "MarketplaceKafka", "MarketplaceMongo", "MarketplaceRedis", "MarketplaceMessaging", "MarketplaceHTTP",
-            "MarketplaceDispatch",
+            "MarketplaceContracts", "MarketplaceKafka", "MarketplaceMongo", "MarketplaceRedis", "MarketplaceMessaging", "MarketplaceHTTP",
+            "MarketplacePlatform",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -99,39 +113,41 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/Services/Realtime", swiftSettings: strict),
 
-        .target(name: "MarketplacePlatform", dependencies: [
-            "MarketplaceDomain", "MarketplaceKafka", "MarketplaceMongo", "MarketplaceRedis", "MarketplaceMessaging",
-            "MarketplaceHTTP", "MarketplaceIdentity", "MarketplaceDispatch", "MarketplaceRealtime",
-            .product(name: "Hummingbird", package: "hummingbird"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            .product(name: "Configuration", package: "swift-configuration"),
-            .product(name: "Prometheus", package: "swift-prometheus"),
-            .product(name: "Yams", package: "Yams"),
-        ], path: "Sources/Platform", swiftSettings: strict),
+        // The composition: the one list of modules the executables run.
+        .target(name: "MarketplaceApp", dependencies: [
+            "MarketplacePlatform", "MarketplaceIdentity", "MarketplaceDispatch", "MarketplaceRealtime",
+        ], path: "Sources/App", swiftSettings: strict),
 
-        // Benchmarks: our adapters against the raw C libraries in the same run.
+        .executableTarget(name: "marketplace", dependencies: [
+            "MarketplaceApp", "MarketplacePlatform", "MarketplaceIdentity", "MarketplaceContracts",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/marketplace", swiftSettings: strict),
+
+        // Benchmarks: our adapters against the raw C libraries in the same run, out of the
+        // production binary.
         .target(name: "MarketplaceBench", dependencies: [
             "CRdKafka", "CMongoc", "MarketplaceKafka", "MarketplaceMongo", "MarketplaceRealtime", "MarketplaceRedis",
-            "MarketplaceDispatch", "MarketplaceDomain", "MarketplaceHTTP", "MarketplacePlatform",
+            "MarketplaceDispatch", "MarketplaceContracts", "MarketplaceHTTP", "MarketplacePlatform", "MarketplaceMessaging",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOWebSocket", package: "swift-nio"),
         ], path: "Sources/Bench", swiftSettings: strict),
 
-        .executableTarget(name: "marketplace", dependencies: [
-            "MarketplacePlatform", "MarketplaceBench", "MarketplaceIdentity", "MarketplaceRealtime",
+        .executableTarget(name: "marketplace-bench", dependencies: [
+            "MarketplaceBench", "MarketplacePlatform", "MarketplaceIdentity", "MarketplaceRealtime", "MarketplaceMessaging", "MarketplaceContracts",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ], path: "Sources/marketplace", swiftSettings: strict),
+        ], path: "Sources/marketplace-bench", swiftSettings: strict),
 
         .testTarget(name: "MarketplaceTests", dependencies: [
-            "MarketplaceDomain", "MarketplaceKafka", "MarketplaceMongo", "MarketplaceRedis",
+            "MarketplaceContracts", "MarketplaceKafka", "MarketplaceMongo", "MarketplaceRedis",
             "MarketplaceMessaging", "MarketplacePlatform", "MarketplaceHTTP", "MarketplaceIdentity", "MarketplaceDispatch",
-            "MarketplaceRealtime",
+            "MarketplaceRealtime", "MarketplaceApp",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Configuration", package: "swift-configuration"),
             .product(name: "JWTKit", package: "jwt-kit"),
             .product(name: "Yams", package: "Yams"),
         ], path: "Tests/MarketplaceTests", swiftSettings: strict),

@@ -8,13 +8,13 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 scripts/bootstrap.sh >/dev/null
 scripts/stack.sh start >/dev/null
-swift build -c release --product marketplace 2>&1 | tail -n 1
+swift build -c release --product marketplace-bench 2>&1 | tail -n 1
 export LD_LIBRARY_PATH="$ROOT/.stack/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export MONGO_DATABASE="bench_dispatch_$$" KAFKA_TOPIC_PREFIX="bench-$$." LOG_LEVEL=warning
 REDIS_PORT="${REDIS_PORT:-6379}"
 
 # shellcheck disable=SC2086
-.build/release/marketplace bench dispatch --providers ${BENCH_PROVIDERS:-10000 100000} --requests "${BENCH_REQUESTS:-200}" | tee /tmp/bench-dispatch.$$
+.build/release/marketplace-bench dispatch --providers ${BENCH_PROVIDERS:-10000 100000} --requests "${BENCH_REQUESTS:-200}" | tee /tmp/bench-dispatch.$$
 grep '^geo key: ' /tmp/bench-dispatch.$$ | while read -r _ _ key; do
   rate=$(redis-benchmark -p "$REDIS_PORT" -n 20000 -c 1 -q GEOSEARCH "$key" FROMLONLAT -9.14 38.72 BYRADIUS 10 km ASC COUNT 24 WITHDIST |
     tr '\r' '\n' | grep -o '[0-9.]* requests per second' | tail -1)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Realtime gateway benchmark: a release gateway (`marketplace worker realtime-gateway`) on the
-# local stack, loaded by `marketplace bench realtime` from another process: connections held and
+# local stack, loaded by `marketplace-bench realtime` from another process: connections held and
 # RSS per connection, deliveries/s with 1k and 10k subscribers, end-to-end latency at a fixed
 # rate against a bare Kafka consumer of the same records (the ceiling). Then 20,000 connections
 # across two gateway nodes on this machine: a process may hold at most `ulimit -Hn` descriptors
@@ -12,8 +12,9 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 scripts/bootstrap.sh >/dev/null
 scripts/stack.sh start >/dev/null
-swift build -c release --product marketplace 2>&1 | tail -n 1
+for product in marketplace marketplace-bench; do swift build -c release --product "$product" 2>&1 | tail -n 1; done
 BIN="$ROOT/.build/release/marketplace"
+BENCH="$ROOT/.build/release/marketplace-bench"
 export LD_LIBRARY_PATH="$ROOT/.stack/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 ulimit -n "$(ulimit -Hn)"
 
@@ -38,10 +39,10 @@ start_gateway() {  # WebSocket port → pid in GATEWAY (the worker's own HTTP po
 start_gateway "$PORT1"; FIRST=$GATEWAY
 # The deliveries/s ceiling: a bare NIO fan-out server in a process of its own (FanOutCeiling.swift).
 CEILING_PORT=$(( PORT1 + 7 ))
-"$BIN" bench fanout-ceiling --port "$CEILING_PORT" --publications "${BENCH_PUBLICATIONS:-200}" &
+"$BENCH" fanout-ceiling --port "$CEILING_PORT" --publications "${BENCH_PUBLICATIONS:-200}" &
 GATEWAYS+=("$!")
 # shellcheck disable=SC2086
-"$BIN" bench realtime --url "ws://127.0.0.1:$PORT1/connection/websocket" --gateway-pid "$FIRST" \
+"$BENCH" realtime --url "ws://127.0.0.1:$PORT1/connection/websocket" --gateway-pid "$FIRST" \
   --ceiling-url "ws://127.0.0.1:$CEILING_PORT/" \
   --connections "${BENCH_CONNECTIONS:-19900}" --subscribers ${BENCH_SUBSCRIBERS:-1000 10000} --publications "${BENCH_PUBLICATIONS:-200}" \
   --latency-subscribers "${BENCH_LATENCY_SUBSCRIBERS:-10}" --rate "${BENCH_RATE:-1000}" --seconds "${BENCH_SECONDS:-10}"
@@ -56,7 +57,7 @@ if [ "$TWO_NODES" -gt 0 ]; then
   LOADS=()
   rm -f "$ROOT"/.stack/run/bench-load-*.out
   for pair in "$PORT2:$SECOND" "$PORT3:$THIRD"; do
-    "$BIN" bench realtime --url "ws://127.0.0.1:${pair%%:*}/connection/websocket" --gateway-pid "${pair##*:}" \
+    "$BENCH" realtime --url "ws://127.0.0.1:${pair%%:*}/connection/websocket" --gateway-pid "${pair##*:}" \
       --connections $(( TWO_NODES / 2 )) --hold-seconds 20 --subscribers 0 --rate 0 >"$ROOT/.stack/run/bench-load-${pair%%:*}.out" &
     LOADS+=("$!")
   done

@@ -1,7 +1,8 @@
 import Foundation
 import MarketplaceDispatch
-import MarketplaceDomain
+import MarketplaceContracts
 import MarketplaceHTTP
+import MarketplaceMessaging
 import MarketplaceMongo
 import MarketplacePlatform
 import MarketplaceRedis
@@ -40,7 +41,8 @@ public struct DispatchBenchmark: Sendable {
 
     public func run(providers count: Int) async throws -> Result {
         let redis = platform.redis
-        let dispatch = PlatformRunner.makeDispatch(platform)
+        let dispatch = DispatchService(mongo: platform.mongo, publisher: KafkaEventPublisher(producer: platform.producer, topics: platform.topics),
+                                       directory: MongoProviderDirectory(mongo: platform.mongo))
         try await dispatch.prepare()
         let admin = Caller(userID: "bench-admin", role: .admin, sessionID: "bench")
         let category = "bench-\(UUID().uuidString.prefix(8).lowercased())"

@@ -1,5 +1,6 @@
 import CRdKafka
 import Foundation
+import MarketplaceContracts
 import MarketplaceKafka
 
 /// Producer and consumer throughput through our adapter against librdkafka driven directly, on

@@ -1,4 +1,5 @@
 import Foundation
+import MarketplaceContracts
 import NIOCore
 import NIOPosix
 import Synchronization

@@ -1,5 +1,6 @@
 import CMongoc
 import Foundation
+import MarketplaceContracts
 import MarketplaceMongo
 
 /// Insert and find-by-id throughput through our MongoDB adapter against a raw libmongoc loop,

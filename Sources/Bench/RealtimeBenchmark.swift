@@ -1,4 +1,5 @@
 import Foundation
+import MarketplaceContracts
 import Logging
 import MarketplaceKafka
 import MarketplaceRealtime

@@ -1,5 +1,5 @@
 import Foundation
-import MarketplaceDomain
+import MarketplaceContracts
 import MarketplaceKafka
 
 /// CloudEvents 1.0, Kafka protocol binding, binary content mode: attributes travel as `ce_*`
@@ -60,12 +60,17 @@ public enum CloudEventsKafka {
     }
 }
 
-/// Publishes straight to Kafka (for events that need no document change, e.g. realtime fan-out).
+/// Publishes straight to Kafka (for events that need no document change, e.g. positions), on
+/// this environment's name of the topic.
 public struct KafkaEventPublisher: EventPublisher {
     public let producer: KafkaProducer
-    public init(producer: KafkaProducer) { self.producer = producer }
+    public let topics: TopicNames
+    public init(producer: KafkaProducer, topics: TopicNames) {
+        self.producer = producer
+        self.topics = topics
+    }
 
-    public func publish(_ event: EventEnvelope, to topic: String) async throws {
-        try await producer.send(CloudEventsKafka.message(for: event, topic: topic))
+    public func publish(_ event: EventEnvelope, to topic: Topic) async throws {
+        try await producer.send(CloudEventsKafka.message(for: event, topic: topics.name(topic)))
     }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import MarketplaceDomain
+import MarketplaceContracts
 import MarketplaceMongo
 
 /// The inbox: a consumer applies an event at most once even when Kafka redelivers it.

@@ -1,8 +1,7 @@
 import Foundation
 import Logging
+import MarketplaceContracts
 import MarketplaceKafka
-import MarketplaceMongo
-import MarketplaceRedis
 import Metrics
 import ServiceLifecycle
 
@@ -72,22 +71,6 @@ public struct KafkaConsumerService: Service {
         await consumer.close()
     }
 
-    /// Failures of the infrastructure, not of the record.
-    static func isTransient(_ error: any Error) -> Bool {
-        switch error {
-        case let mongo as MongoError:
-            if mongo.isTransientTransactionError { return true }
-            if case .network = mongo { return true }
-            if case .timeout = mongo { return true }
-            return false
-        case let redis as RedisError:
-            if case .connection = redis { return true }
-            return false
-        default:
-            return false
-        }
-    }
-
     /// true when handled, false when dead-lettered; throws when neither was possible.
     private func handleWithRetries(_ record: KafkaRecord) async throws -> Bool {
         var backoff = retry.initialBackoff
@@ -101,7 +84,7 @@ public struct KafkaConsumerService: Service {
                 lastError = error
                 // A transient failure (a write conflict, a database or Redis outage) says nothing
                 // about the record: it is retried for as long as it takes, never dead-lettered.
-                let transient = Self.isTransient(error)
+                let transient = error.isTransientFailure
                 logger.warning("handler failed", metadata: [
                     "topic": "\(record.topic)", "partition": "\(record.partition)", "offset": "\(record.offset)",
                     "attempt": "\(attempt)", "transient": "\(transient)", "error": "\(error)"])

@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import MarketplaceDomain
+import MarketplaceContracts
 import MarketplaceKafka
 import MarketplaceMongo
 import Metrics
@@ -10,6 +10,7 @@ import ServiceLifecycle
 public struct OutboxEntry: Codable, Sendable {
     public var _id: ObjectId
     public var eventId: String
+    /// The logical topic (`Topic.rawValue`); the relay applies the environment's prefix.
     public var topic: String
     public var aggregateId: String
     public var type: String
@@ -21,10 +22,10 @@ public struct OutboxEntry: Codable, Sendable {
     public var createdAt: Date
     public var sentAt: Date?
 
-    init(event: EventEnvelope, topic: String) {
+    init(event: EventEnvelope, topic: Topic) {
         _id = ObjectId()
         eventId = event.id
-        self.topic = topic
+        self.topic = topic.rawValue
         aggregateId = event.aggregateID
         type = event.type.rawValue
         source = event.source
@@ -52,7 +53,7 @@ public enum Outbox {
     ]
 
     /// Records `event` for `topic` as part of the session's transaction.
-    public static func append(_ event: EventEnvelope, to topic: String, in session: MongoSession) throws {
+    public static func append(_ event: EventEnvelope, to topic: Topic, in session: MongoSession) throws {
         try session.collection(collection, as: OutboxEntry.self).insert(OutboxEntry(event: event, topic: topic))
     }
 
@@ -84,14 +85,17 @@ public final class OutboxRelay: Service, Sendable {
 
     let mongo: MongoClient
     let producer: KafkaProducer
+    let topics: TopicNames
     let configuration: Configuration
     let logger: Logger
     private let published = Counter(label: "outbox_published_total")
     private let failures = Counter(label: "outbox_relay_failures_total")
 
-    public init(mongo: MongoClient, producer: KafkaProducer, configuration: Configuration = .init(), logger: Logger = Logger(label: "outbox.relay")) {
+    public init(mongo: MongoClient, producer: KafkaProducer, topics: TopicNames, configuration: Configuration = .init(),
+                logger: Logger = Logger(label: "outbox.relay")) {
         self.mongo = mongo
         self.producer = producer
+        self.topics = topics
         self.configuration = configuration
         self.logger = logger
     }
@@ -120,7 +124,7 @@ public final class OutboxRelay: Service, Sendable {
             .find(["status": "pending"], options: FindOptions(sort: ["_id": 1], limit: configuration.batchSize))
         guard !entries.isEmpty else { return 0 }
         // One batch keeps the order per key: the producer is idempotent, so retries do not reorder.
-        try await producer.sendBatch(entries.map { CloudEventsKafka.message(for: $0.envelope, topic: $0.topic) })
+        try await producer.sendBatch(entries.map { CloudEventsKafka.message(for: $0.envelope, topic: topics.name(Topic(rawValue: $0.topic))) })
         try await mongo.collection(Outbox.collection, as: OutboxEntry.self).updateMany(
             ["_id": ["$in": .array(entries.map { .objectId($0._id) })]],
             ["$set": ["status": "sent", "sentAt": .date(Date())]])

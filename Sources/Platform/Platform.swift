@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MarketplaceKafka
+import MarketplaceMessaging
 import MarketplaceMongo
 import MarketplaceRedis
 import ServiceLifecycle
@@ -14,6 +15,8 @@ public final class Platform: Sendable {
     public let admin: KafkaAdmin
     public let mongo: MongoClient
     public let redis: RedisClient
+    /// This environment's topic names (`kafka.topic.prefix`).
+    public let topics: TopicNames
 
     public init(configuration: PlatformConfiguration, logger: Logger) throws {
         self.configuration = configuration
@@ -23,6 +26,7 @@ public final class Platform: Sendable {
         admin = try KafkaAdmin(configuration: configuration.kafkaClient, timeout: .seconds(5))
         mongo = try MongoClient(configuration: configuration.mongo)
         redis = RedisClient(configuration: configuration.redis, logger: logger.with(label: "redis"))
+        topics = TopicNames(prefix: configuration.kafkaTopicPrefix)
     }
 
     /// The dependencies `/health/ready` checks.
@@ -42,7 +46,8 @@ public final class Platform: Sendable {
 }
 
 extension Logger {
-    func with(label: String) -> Logger {
+    /// A logger with another label and this one's level.
+    public func with(label: String) -> Logger {
         var copy = Logger(label: label)
         copy.logLevel = logLevel
         return copy

@@ -7,8 +7,12 @@ import MarketplaceRedis
 
 /// Everything a process needs to reach its servers. Read from environment variables
 /// (`KAFKA_BROKERS`, `MONGO_URI`, ...) over an optional JSON file (`MARKETPLACE_CONFIG_FILE`,
-/// keys like `kafka.brokers`), over defaults that point at the local stack.
+/// keys like `kafka.brokers`), over defaults that point at the local stack. Each module reads its
+/// own section (`realtime.port`, `identity.login.failure.limit`) from `reader` through
+/// `ModuleContext.configuration`.
 public struct PlatformConfiguration: Sendable {
+    /// The sources every key is read from; modules read their sections from it.
+    public var reader: ConfigReader = ConfigReader(provider: InMemoryProvider(values: [:]))
     public var kafkaBrokers: String
     public var kafkaTopicPrefix: String
     /// librdkafka debug contexts (e.g. "metadata,cgrp") for diagnosis; empty: off.
@@ -21,18 +25,12 @@ public struct PlatformConfiguration: Sendable {
     public var redisPoolSize: Int
     public var httpHost: String
     public var httpPort: Int
-    /// The realtime gateway's WebSocket listener (`worker realtime-gateway`).
-    public var realtimeHost: String
-    public var realtimePort: Int
     public var logLevel: Logger.Level
 
     public init(kafkaBrokers: String = "127.0.0.1:9092", kafkaTopicPrefix: String = "",
                 mongoURI: String = MongoConfiguration().uri, mongoDatabase: String = "marketplace", mongoPoolSize: Int = 8,
                 redisHost: String = "127.0.0.1", redisPort: Int = 6379, redisPoolSize: Int = 8,
-                httpHost: String = "127.0.0.1", httpPort: Int = 8080, realtimeHost: String = "127.0.0.1", realtimePort: Int = 8001,
-                logLevel: Logger.Level = .info) {
-        self.realtimeHost = realtimeHost
-        self.realtimePort = realtimePort
+                httpHost: String = "127.0.0.1", httpPort: Int = 8080, logLevel: Logger.Level = .info) {
         self.kafkaBrokers = kafkaBrokers
         self.kafkaTopicPrefix = kafkaTopicPrefix
         self.mongoURI = mongoURI
@@ -62,6 +60,12 @@ public struct PlatformConfiguration: Sendable {
 
 /// A configuration value that cannot be used; names the key and the environment variable.
 public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
+    public init(key: String, value: String, reason: String) {
+        self.key = key
+        self.value = value
+        self.reason = reason
+    }
+
     public var key: String
     public var value: String
     public var reason: String
@@ -90,25 +94,12 @@ extension PlatformConfiguration {
         return try PlatformConfiguration(reader: ConfigReader(providers: providers))
     }
 
-    init(reader: ConfigReader) throws {
+    public init(reader: ConfigReader) throws {
         let defaults = PlatformConfiguration()
-        func string(_ key: String, _ fallback: String) throws -> String {
-            guard let value = reader.string(forKey: ConfigKey(key)) else { return fallback }
-            guard !value.trimmingCharacters(in: .whitespaces).isEmpty else {
-                throw ConfigurationError(key: key, value: value, reason: "must not be empty")
-            }
-            return value
-        }
-        func integer(_ key: String, _ fallback: Int, in range: ClosedRange<Int>) throws -> Int {
-            guard let text = reader.string(forKey: ConfigKey(key)) else { return fallback }
-            guard let value = Int(text.trimmingCharacters(in: .whitespaces)) else {
-                throw ConfigurationError(key: key, value: text, reason: "expected an integer")
-            }
-            guard range.contains(value) else {
-                throw ConfigurationError(key: key, value: text, reason: "expected \(range.lowerBound)...\(range.upperBound)")
-            }
-            return value
-        }
+        self.reader = reader
+        let section = ConfigurationSection(reader: reader)
+        func string(_ key: String, _ fallback: String) throws -> String { try section.string(key, default: fallback) }
+        func integer(_ key: String, _ fallback: Int, in range: ClosedRange<Int>) throws -> Int { try section.integer(key, default: fallback, in: range) }
 
         kafkaBrokers = try string("kafka.brokers", defaults.kafkaBrokers)
         for broker in kafkaBrokers.split(separator: ",") {
@@ -130,8 +121,6 @@ extension PlatformConfiguration {
         redisPoolSize = try integer("redis.pool.size", defaults.redisPoolSize, in: 1...256)
         httpHost = try string("http.host", defaults.httpHost)
         httpPort = try integer("http.port", defaults.httpPort, in: 0...65535)
-        realtimeHost = try string("realtime.host", defaults.realtimeHost)
-        realtimePort = try integer("realtime.port", defaults.realtimePort, in: 0...65535)
         let level = try string("log.level", "info")
         guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
             throw ConfigurationError(key: "log.level", value: level, reason: "expected one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import MarketplaceHTTP
+import MarketplaceApp
+import MarketplaceContracts
 import MarketplaceIdentity
 import MarketplacePlatform
 
@@ -8,8 +9,8 @@ import MarketplacePlatform
 struct Marketplace: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "marketplace",
-        abstract: "The Marketplace platform: API, workers, topics and benchmarks in one executable.",
-        subcommands: [Serve.self, Worker.self, Dev.self, Topics.self, Users.self, Bench.self])
+        abstract: "The Marketplace platform: API, workers and topics in one executable (benchmarks: marketplace-bench).",
+        subcommands: [Serve.self, Worker.self, Dev.self, Topics.self, Users.self])
 }
 
 /// Loads the configuration or exits with a message that names the bad key.
@@ -24,25 +25,26 @@ func loadConfiguration() async throws -> PlatformConfiguration {
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the HTTP API (and the outbox relay).")
     func run() async throws {
-        try await PlatformRunner.run(configuration: try await loadConfiguration(), workers: [.outboxRelay], api: true)
+        try await PlatformRunner.run(configuration: try await loadConfiguration(), modules: MarketplaceApp.modules,
+                                     workers: [Composition.outboxRelay], api: true)
     }
 }
 
 struct Worker: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run one worker (with health and metrics endpoints).",
-        discussion: "Workers: \(WorkerName.allCases.map(\.rawValue).joined(separator: ", "))")
+        discussion: "Workers:\n" + MarketplaceApp.workers.map { "  \($0.name): \($0.summary)" }.joined(separator: "\n"))
 
     @Argument(help: "Worker name.") var name: String
 
     func validate() throws {
-        guard WorkerName(rawValue: name) != nil else {
-            throw ValidationError("unknown worker '\(name)'; known: \(WorkerName.allCases.map(\.rawValue).joined(separator: ", "))")
+        guard MarketplaceApp.workers.contains(where: { $0.name == name }) else {
+            throw ValidationError("unknown worker '\(name)'; known: \(MarketplaceApp.workers.map(\.name).joined(separator: ", "))")
         }
     }
 
     func run() async throws {
-        try await PlatformRunner.run(configuration: try await loadConfiguration(), workers: [WorkerName(rawValue: name)!], api: false)
+        try await PlatformRunner.run(configuration: try await loadConfiguration(), modules: MarketplaceApp.modules, workers: [name], api: false)
     }
 }
 
@@ -53,7 +55,8 @@ struct Dev: AsyncParsableCommand {
     func run() async throws {
         let configuration = try await loadConfiguration()
         try await applyTopics(directory: topics, configuration: configuration)
-        try await PlatformRunner.run(configuration: configuration, workers: WorkerName.allCases, api: true)
+        try await PlatformRunner.run(configuration: configuration, modules: MarketplaceApp.modules,
+                                     workers: MarketplaceApp.workers.map(\.name), api: true)
     }
 }
 
@@ -106,9 +109,9 @@ struct Users: AsyncParsableCommand {
                 try await identity.prepare()
                 let admin = try await identity.createAdmin(email: email, password: password, name: name)
                 print("created admin \(admin.email) (\(admin.id))")
-            } catch let problem as Problem {
+            } catch let refusal as DomainError {
                 await platform.close()
-                throw ValidationError("\(problem.title): \(problem.detail ?? problem.code)")
+                throw ValidationError("\(refusal.title): \(refusal.detail ?? refusal.code)")
             }
             await platform.close()
         }

@@ -1,4 +1,5 @@
 import Foundation
+import MarketplaceApp
 import MarketplacePlatform
 import Testing
 import Yams
@@ -28,7 +29,7 @@ struct DeploymentFilesTests {
                 }
             }
         }
-        #expect(workerArgs == Set(WorkerName.allCases.map(\.rawValue)), "every worker has a Deployment")
+        #expect(workerArgs == Set(MarketplaceApp.workers.map(\.name)), "every worker has a Deployment")
     }
 
     @Test("the Prometheus rules and the Grafana dashboard parse and use metrics the platform exports")

@@ -3,13 +3,14 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import MarketplaceDispatch
-import MarketplaceDomain
+import MarketplaceContracts
 import MarketplaceHTTP
 import MarketplaceIdentity
 import MarketplaceKafka
 import MarketplaceMessaging
 import MarketplaceMongo
 import MarketplacePlatform
+import MarketplaceRealtime
 import ServiceLifecycle
 import Testing
 
@@ -21,8 +22,15 @@ struct DispatchTests {
         let platform: Platform
         let identity: IdentityService
         let dispatch: DispatchService
+        /// Identity, Dispatch and Realtime as one process has them (workers are built from it).
+        let composition: Composition
+        let realtime: RealtimeModule
         let app: Application<RouterResponder<AppRequestContext>>
         let prefix: String
+
+        var topics: TopicNames { platform.topics }
+        /// A worker of the composition, as `marketplace worker <name>` runs it.
+        func worker(_ name: String) throws -> any Service { try composition.workerServices([name])[0] }
     }
 
     static func harness() async throws -> Harness {
@@ -34,15 +42,16 @@ struct DispatchTests {
         configuration.redisHost = TestServers.redisHost
         configuration.redisPort = TestServers.redisPort
         let platform = try Platform(configuration: configuration, logger: Logger(label: "test"))
-        let identity = IdentityService(mongo: platform.mongo, redis: platform.redis)
-        try await identity.prepare()
+        let ports = Ports()
+        let identity = IdentityModule(service: IdentityService(mongo: platform.mongo, redis: platform.redis), ports: ports)
+        let dispatch = try await DispatchModule(context: ModuleContext(platform: platform, module: DispatchModule.name, ports: ports))
+        let realtime = try await RealtimeModule(context: ModuleContext(platform: platform, module: RealtimeModule.name, ports: ports))
+        let composition = Composition(platform: platform, built: [identity, dispatch, realtime], ports: ports)
+        try await composition.prepare()
         try await platform.redis.delete("login-failures:address:unknown")
-        let dispatch = PlatformRunner.makeDispatch(platform)
-        try await dispatch.prepare()
-        try await platform.admin.ensureTopic(dispatch.locationsTopic, partitions: 2)
-        return Harness(platform: platform, identity: identity, dispatch: dispatch,
-                       app: Application(router: PlatformRunner.makeRouter(platform: platform, identity: identity, dispatch: dispatch)),
-                       prefix: configuration.kafkaTopicPrefix)
+        try await platform.admin.ensureTopic(platform.topics.name(.providerLocations), partitions: 2)
+        return Harness(platform: platform, identity: identity.service, dispatch: dispatch.service, composition: composition,
+                       realtime: realtime, app: Application(router: try composition.makeRouter(api: true)), prefix: configuration.kafkaTopicPrefix)
     }
 
     /// An admin token and a fresh active category.
@@ -71,7 +80,7 @@ struct DispatchTests {
     }
 
     static func close(_ h: Harness) async {
-        try? await h.platform.admin.deleteTopic(h.dispatch.locationsTopic)
+        try? await h.platform.admin.deleteTopic(h.topics.name(.providerLocations))
         await h.platform.close()
     }
 
@@ -113,8 +122,7 @@ struct DispatchTests {
         let h = try await Self.harness()
         let category = TestServers.unique("cat")
         let index = ProviderPresenceIndex(redis: h.platform.redis)
-        let worker = ProviderLocationWorker(index: index, consumer: KafkaConsumerConfiguration(
-            client: TestServers.kafkaClient, groupID: TestServers.unique("g"), topics: [h.dispatch.locationsTopic], fetchWaitMaxMillis: 20))
+        let worker = try h.worker("provider-locations")
         let group = ServiceGroup(configuration: .init(services: [.init(service: worker)], logger: Logger(label: "test")))
         let lisbon = Coordinates(lat: 38.7223, lng: -9.1393)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -266,10 +274,15 @@ struct ServiceRequestTests {
             let created: ServiceRequestView = try await client.execute(uri: "/v1/requests", method: .post, headers: T.bearer(customer.accessToken),
                                                                        body: T.json(valid)) { response throws in
                 #expect(response.status == .created, "\(String(buffer: response.body))")
+                // Money travels as a decimal string with the currency's minor digits, never a float.
+                #expect(String(buffer: response.body).contains(#""budget":{"amount":"80.00","currency":"EUR"}"#), "\(String(buffer: response.body))")
                 return try JSONDecoder.iso.decode(ServiceRequestView.self, from: response.body)
             }
             #expect(created.status == .searching && created.clientId == customer.user.id)
-            #expect(created.budget?.amount.description == "80.00")
+            #expect(created.budget == Money(amount: 80, currency: "EUR"))
+            // ... and is stored as an exact decimal128.
+            let stored = try #require(try await h.platform.mongo.collection("service_requests", as: BSONDocument.self).findOne(["_id": .string(created.id)]))
+            if case .document(let budget) = stored["budget"] { #expect(budget["amount"] == .decimal128(Decimal128("80")!)) } else { Issue.record("no budget") }
 
             var refusals: [([String: Any], HTTPResponse.Status, String, String)] = []
             var bad = valid; bad["location"] = ["lat": 100.0, "lng": 0.0]; refusals.append((bad, .unprocessableContent, "validation_failed", "customer"))
@@ -317,7 +330,7 @@ struct ServiceRequestTests {
             }
         }
         let events = try await h.platform.mongo.collection(Outbox.collection, as: OutboxEntry.self).find([:], options: FindOptions(sort: ["_id": 1]))
-        let requestEvents = events.filter { $0.topic == h.dispatch.requestsTopic }.map(\.type)
+        let requestEvents = events.filter { $0.topic == Topic.serviceRequests.rawValue }.map(\.type)
         #expect(requestEvents == ["marketplace.request.created.v1", "marketplace.request.created.v1", "marketplace.request.cancelled.v1"])
         await DispatchTests.close(h)
     }
@@ -330,13 +343,12 @@ struct OfferTests {
     @Test("a request reaches nearby providers as offers; two accept at once; exactly one wins; a redelivery offers nobody twice")
     func offerFlow() async throws {
         let h = try await DispatchTests.harness()
-        for topic in [h.dispatch.requestsTopic, h.dispatch.offersTopic, h.dispatch.jobsTopic] {
+        for topic in h.topics.names([.serviceRequests, .offers, .jobs]) {
             try await h.platform.admin.ensureTopic(topic, partitions: 2)
         }
         let index = ProviderPresenceIndex(redis: h.platform.redis)
-        let relay = OutboxRelay(mongo: h.platform.mongo, producer: h.platform.producer, configuration: .init(idleInterval: .milliseconds(20)))
-        let worker = DispatchWorker(service: h.dispatch, index: index, consumer: KafkaConsumerConfiguration(
-            client: TestServers.kafkaClient, groupID: TestServers.unique("dispatch"), topics: [h.dispatch.requestsTopic], fetchWaitMaxMillis: 20))
+        let relay = OutboxRelay(mongo: h.platform.mongo, producer: h.platform.producer, topics: h.topics, configuration: .init(idleInterval: .milliseconds(20)))
+        let worker = try h.worker("dispatch")
         let group = ServiceGroup(configuration: .init(services: [.init(service: relay), .init(service: worker)], logger: Logger(label: "test")))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
@@ -404,7 +416,7 @@ struct OfferTests {
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
         }
-        for topic in [h.dispatch.requestsTopic, h.dispatch.offersTopic, h.dispatch.jobsTopic] { try? await h.platform.admin.deleteTopic(topic) }
+        for topic in h.topics.names([.serviceRequests, .offers, .jobs]) { try? await h.platform.admin.deleteTopic(topic) }
         await DispatchTests.close(h)
     }
 }
@@ -416,8 +428,8 @@ struct WaveTests {
     @Test("unanswered offers expire; the next wave widens the radius and offers nobody twice; past the deadline the request is unfulfilled")
     func wavesAndDeadline() async throws {
         let h = try await DispatchTests.harness()
-        let dispatch = DispatchService(mongo: h.platform.mongo, publisher: KafkaEventPublisher(producer: h.platform.producer),
-                                       directory: MongoProviderDirectory(mongo: h.platform.mongo), topicPrefix: h.prefix,
+        let dispatch = DispatchService(mongo: h.platform.mongo, publisher: KafkaEventPublisher(producer: h.platform.producer, topics: h.topics),
+                                       directory: MongoProviderDirectory(mongo: h.platform.mongo),
                                        policy: DispatchPolicy(waveSize: 3, firstRadiusKm: 10, maxRadiusKm: 40, offerLifetime: 20, deadline: 60))
         let index = ProviderPresenceIndex(redis: h.platform.redis)
         try await h.app.test(.router) { client in

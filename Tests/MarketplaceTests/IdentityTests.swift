@@ -8,7 +8,7 @@ import MarketplaceIdentity
 import MarketplaceMessaging
 import MarketplaceMongo
 import MarketplacePlatform
-import MarketplaceDomain
+import MarketplaceContracts
 import Testing
 
 /// The Identity endpoints over HTTP, against MongoDB and Redis.
@@ -30,11 +30,12 @@ struct IdentityTests {
         let platform = try Platform(configuration: configuration, logger: Logger(label: "test"))
         let service = IdentityService(mongo: platform.mongo, redis: platform.redis,
                                       configuration: .init(accessTokenLifetime: accessTokenLifetime, loginFailureLimit: loginFailureLimit))
-        try await service.prepare()
+        let ports = Ports()
+        let composition = Composition(platform: platform, built: [IdentityModule(service: service, ports: ports)], ports: ports)
+        try await composition.prepare()
         // Every router test comes from the same (unknown) address: start its counter afresh.
         try await platform.redis.delete("login-failures:address:unknown")
-        return Harness(platform: platform, service: service,
-                       app: Application(router: PlatformRunner.makeRouter(platform: platform, identity: service)))
+        return Harness(platform: platform, service: service, app: Application(router: try composition.makeRouter(api: true)))
     }
 
     static func email() -> String { "\(TestServers.unique("user"))@example.com" }

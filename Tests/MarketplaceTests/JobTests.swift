@@ -2,14 +2,14 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import MarketplaceDispatch
-import MarketplaceDomain
+import MarketplaceContracts
 import MarketplaceMessaging
 import MarketplaceMongo
 import Testing
 
 @Suite("Dispatch: ranking", .timeLimit(.minutes(1)))
 struct RankingTests {
-    let budget = Money(amount: Decimal128("50")!, currency: "EUR")
+    let budget = Money(amount: 50, currency: "EUR")
 
     @Test("distance dominates; rating, acceptance and price above the budget move a provider down by the documented weights")
     func score() {
@@ -41,9 +41,9 @@ struct RankingTests {
     func cancellationFee() {
         let policy = CancellationPolicy(flatFee: 5, defaultCurrency: "EUR")
         #expect(policy.fee(cancelledBy: .client, from: .assigned, budget: budget) == nil)
-        #expect(policy.fee(cancelledBy: .client, from: .enRoute, budget: budget) == Money(amount: Decimal128("5")!, currency: "EUR"))
-        #expect(policy.fee(cancelledBy: .client, from: .inProgress, budget: Money(amount: Decimal128("3")!, currency: "GBP"))
-                == Money(amount: Decimal128("3")!, currency: "GBP"))
+        #expect(policy.fee(cancelledBy: .client, from: .enRoute, budget: budget) == Money(amount: 5, currency: "EUR"))
+        #expect(policy.fee(cancelledBy: .client, from: .inProgress, budget: Money(amount: 3, currency: "GBP"))
+                == Money(amount: 3, currency: "GBP"))
         #expect(policy.fee(cancelledBy: .provider, from: .arrived, budget: budget) == nil)
         #expect(policy.fee(cancelledBy: .admin, from: .arrived, budget: budget) == nil)
         #expect(policy.fee(cancelledBy: .client, from: .arrived, budget: nil)?.currency == "EUR")
@@ -125,7 +125,7 @@ struct JobTests {
                 #expect(response.status == .ok)
                 let view = try JSONDecoder.iso.decode(JobView.self, from: response.body)
                 #expect(view.status == .cancelled && view.cancelledBy == .client)
-                #expect(view.cancellationFee == Money(amount: Decimal128("5")!, currency: "EUR"))
+                #expect(view.cancellationFee == Money(amount: 5, currency: "EUR"))
             }
             #expect(try await Self.move(client, job, to: "arrived", token: provider.accessToken) == (.conflict, "invalid_transition"))
             try await client.execute(uri: "/v1/jobs/\(job)/cancel", method: .post, headers: T.bearer(provider.accessToken),
@@ -179,7 +179,7 @@ struct ReviewTests {
     @Test("double-blind reviews after completion: hidden until both reviewed or 7 days passed; the provider's rating follows the events")
     func doubleBlind() async throws {
         let h = try await D.harness()
-        try await h.platform.admin.ensureTopic(h.dispatch.reviewsTopic, partitions: 2)
+        try await h.platform.admin.ensureTopic(h.topics.name(.reviews), partitions: 2)
         let index = ProviderPresenceIndex(redis: h.platform.redis)
         try await h.app.test(.router) { client in
             let (_, category) = try await D.adminAndCategory(h, client)
@@ -231,7 +231,7 @@ struct ReviewTests {
                 #expect(object?["rating"] as? Double == 3.0, "\(String(describing: object))")
             }
         }
-        try? await h.platform.admin.deleteTopic(h.dispatch.reviewsTopic)
+        try? await h.platform.admin.deleteTopic(h.topics.name(.reviews))
         await D.close(h)
     }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import MarketplaceDomain
+import MarketplaceContracts
 import MarketplaceKafka
 import MarketplaceMessaging
 import MarketplaceMongo
@@ -25,7 +25,7 @@ struct MessagingTests {
                                           aggregateID: "user-1", payload: UserRegistered(userId: "user-1", email: "a@b.c"),
                                           traceparent: traceparent, time: Date(timeIntervalSince1970: 1_763_000_000.5))
             let producer = try TestServers.producer()
-            try await KafkaEventPublisher(producer: producer).publish(event, to: topic)
+            try await KafkaEventPublisher(producer: producer, topics: TopicNames()).publish(event, to: Topic(rawValue: topic))
             await producer.close()
 
             let consumer = try TestServers.consumer(topic: topic, group: TestServers.unique("g"))
@@ -73,21 +73,21 @@ struct MessagingTests {
                     for step in 0..<3 {
                         let event = try EventEnvelope(source: "/services/identity", type: "marketplace.user.step.v1",
                                                       aggregateID: "u\(index)", payload: ["step": step])
-                        try Outbox.append(event, to: topic, in: session)
+                        try Outbox.append(event, to: Topic(rawValue: topic), in: session)
                     }
                 }
             }
             // ...and "crashes" before any relay ran. A transaction that failed leaves no event behind:
             struct Crash: Error {}
             _ = try? await mongo.withTransaction { session in
-                try Outbox.append(try EventEnvelope(source: "/s", type: "marketplace.user.ghost.v1", aggregateID: "ghost", payload: [1]), to: topic, in: session)
+                try Outbox.append(try EventEnvelope(source: "/s", type: "marketplace.user.ghost.v1", aggregateID: "ghost", payload: [1]), to: Topic(rawValue: topic), in: session)
                 throw Crash()
             }
             #expect(try await mongo.collection(Outbox.collection, as: OutboxEntry.self).count(["status": "pending"]) == 15)
 
             // A new process starts its relay.
             let producer = try TestServers.producer()
-            let relay = OutboxRelay(mongo: mongo, producer: producer)
+            let relay = OutboxRelay(mongo: mongo, producer: producer, topics: TopicNames())
             #expect(try await relay.relayOnce() == 15)
             #expect(try await relay.relayOnce() == 0, "sent entries are not published again")
             #expect(try await mongo.collection(Outbox.collection, as: OutboxEntry.self).count(["status": "sent"]) == 15)
@@ -111,10 +111,10 @@ struct MessagingTests {
     func relayLease() async throws {
         let mongo = try TestServers.mongo()
         let producer = try TestServers.producer()
-        let first = OutboxRelay(mongo: mongo, producer: producer, configuration: .init(owner: "first"))
-        let second = OutboxRelay(mongo: mongo, producer: producer, configuration: .init(owner: "second"))
+        let first = OutboxRelay(mongo: mongo, producer: producer, topics: TopicNames(), configuration: .init(owner: "first"))
+        let second = OutboxRelay(mongo: mongo, producer: producer, topics: TopicNames(), configuration: .init(owner: "second"))
         try await mongo.withTransaction { session in
-            try Outbox.append(try EventEnvelope(source: "/s", type: "marketplace.t.v1", aggregateID: "a", payload: [1]), to: "unused-topic-\(UUID())", in: session)
+            try Outbox.append(try EventEnvelope(source: "/s", type: "marketplace.t.v1", aggregateID: "a", payload: [1]), to: Topic(rawValue: "unused-topic-\(UUID())"), in: session)
         }
         _ = try? await first.relayOnce()  // takes the lease (publishing to a missing topic may fail)
         #expect(try await second.relayOnce() == 0)

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import MarketplaceApp
 import MarketplaceIdentity
 import MarketplacePlatform
 import Testing
@@ -9,14 +10,15 @@ import Testing
 struct OpenAPITests {
     @Test("the document describes exactly the routes the server has, and is valid OpenAPI 3.1")
     func documentMatchesRoutes() async throws {
-        let h = try await IdentityTests.harness()
-        let router = PlatformRunner.makeRouter(platform: h.platform, identity: h.service, dispatch: PlatformRunner.makeDispatch(h.platform))
+        let h = try await DispatchTests.harness()
+        let router = try h.composition.makeRouter(api: true)
+        let document = OpenAPIDocument(modules: MarketplaceApp.modules)
         let routes = Set(router.routes.map { route in
             // RouterPath prints captures as {name} already; normalise a leading slash.
             let path = "\(route.path)".hasPrefix("/") ? "\(route.path)" : "/\(route.path)"
             return "\(route.method.rawValue) \(path)"
         })
-        #expect(routes == OpenAPIDocument.operations, "undocumented: \(routes.subtracting(OpenAPIDocument.operations)); documented but missing: \(OpenAPIDocument.operations.subtracting(routes))")
+        #expect(routes == document.operations, "undocumented: \(routes.subtracting(document.operations)); documented but missing: \(document.operations.subtracting(routes))")
 
         try await h.app.test(.router) { client in
             try await client.execute(uri: "/openapi.json", method: .get) { response throws in
@@ -28,7 +30,7 @@ struct OpenAPITests {
                 #expect(status == 0, "openapi-spec-validator refused the document")
             }
         }
-        await h.platform.close()
+        await DispatchTests.close(h)
     }
 
     @Test("after a key rotation, tokens of the retired key still verify and new ones use the new kid")

@@ -127,7 +127,8 @@ struct TopicTests {
 struct HealthTests {
     func app(_ configuration: PlatformConfiguration) throws -> (some ApplicationProtocol, Platform) {
         let platform = try Platform(configuration: configuration, logger: Logger(label: "test"))
-        return (Application(router: PlatformRunner.makeRouter(platform: platform)), platform)
+        // A process without modules: health and metrics are the platform's own.
+        return (Application(router: try Composition(platform: platform, built: [], ports: Ports()).makeRouter(api: false)), platform)
     }
 
     @Test("live always; ready when Kafka, MongoDB and Redis answer; metrics in Prometheus format")

@@ -3,7 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import MarketplaceDispatch
-import MarketplaceDomain
+import MarketplaceContracts
 import MarketplaceIdentity
 import MarketplaceKafka
 import MarketplaceMessaging
@@ -26,19 +26,19 @@ struct RealtimeHarness {
     static func start(nodes: Int = 1, extraServices: (DispatchTests.Harness) -> [any Service] = { _ in [] },
                       configure: (inout RealtimeConfiguration) -> Void = { _ in }) async throws -> RealtimeHarness {
         let h = try await DispatchTests.harness()
-        for topic in [h.prefix + RealtimeBus.topic, h.dispatch.jobsTopic, h.dispatch.offersTopic, h.dispatch.requestsTopic] {
+        for topic in h.topics.names([.realtimePublications, .jobs, .offers, .serviceRequests]) {
             try await h.platform.admin.ensureTopic(topic, partitions: 2)
         }
         let gateways = (0..<nodes).map { node in
-            var configuration = RealtimeConfiguration(port: 0, nodeID: TestServers.unique("node\(node)"), topicPrefix: h.prefix)
+            var configuration = RealtimeConfiguration(port: 0, nodeID: TestServers.unique("node\(node)"))
             configure(&configuration)
-            return PlatformRunner.makeGateway(h.platform, configuration: configuration)
+            return h.realtime.makeGateway(configuration: configuration)
         }
         let services: [any Service] = gateways + extraServices(h)
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, logger: Logger(label: "test")))
         let running = Task { try await group.run() }
         #expect(try await eventually(timeout: .seconds(30)) { gateways.allSatisfy(\.isReady) }, "gateways listening and assigned")
-        return RealtimeHarness(dispatch: h, gateways: gateways, publisher: RealtimePublisher(producer: h.platform.producer, topicPrefix: h.prefix),
+        return RealtimeHarness(dispatch: h, gateways: gateways, publisher: h.realtime.publisher,
                                group: group, running: running)
     }
 
@@ -57,7 +57,7 @@ struct RealtimeHarness {
     func stop() async {
         await group.triggerGracefulShutdown()
         _ = await running.result
-        for topic in [dispatch.prefix + RealtimeBus.topic, dispatch.dispatch.jobsTopic, dispatch.dispatch.offersTopic, dispatch.dispatch.requestsTopic] {
+        for topic in dispatch.topics.names([.realtimePublications, .jobs, .offers, .serviceRequests]) {
             try? await platform.admin.deleteTopic(topic)
         }
         await DispatchTests.close(dispatch)
@@ -246,11 +246,9 @@ struct RealtimeChannelTests {
     @Test("job channels: only the parties subscribe, only the provider publishes positions, chat with join and presence; completion revokes access")
     func jobChannels() async throws {
         let r = try await RealtimeHarness.start(extraServices: { h in [
-            OutboxRelay(mongo: h.platform.mongo, producer: h.platform.producer, configuration: .init(idleInterval: .milliseconds(20))),
-            RealtimeBridge(publisher: RealtimePublisher(producer: h.platform.producer, topicPrefix: h.prefix), kafka: TestServers.kafkaClient,
-                           topicPrefix: h.prefix, groupID: TestServers.unique("bridge")),
-            ProviderLocationWorker(index: ProviderPresenceIndex(redis: h.platform.redis), consumer: KafkaConsumerConfiguration(
-                client: TestServers.kafkaClient, groupID: TestServers.unique("locations"), topics: [h.dispatch.locationsTopic], fetchWaitMaxMillis: 20)),
+            OutboxRelay(mongo: h.platform.mongo, producer: h.platform.producer, topics: h.topics, configuration: .init(idleInterval: .milliseconds(20))),
+            try! h.worker("realtime-bridge"),
+            try! h.worker("provider-locations"),
         ] })
         try await r.dispatch.app.test(.router) { api in
             let index = ProviderPresenceIndex(redis: r.platform.redis)

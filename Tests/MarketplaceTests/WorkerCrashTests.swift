@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import MarketplaceContracts
 import MarketplaceDispatch
 import MarketplaceMessaging
 import MarketplaceMongo
@@ -30,9 +31,9 @@ struct WorkerCrashTests {
     @Test("two dispatch workers share the requests; one is killed mid-stream and another started: no request is lost, nobody is offered twice")
     func killAndRestart() async throws {
         let h = try await DispatchTests.harness()
-        for topic in [h.dispatch.requestsTopic, h.dispatch.offersTopic] { try await h.platform.admin.ensureTopic(topic, partitions: 4) }
+        for topic in h.topics.names([.serviceRequests, .offers]) { try await h.platform.admin.ensureTopic(topic, partitions: 4) }
         let database = h.platform.configuration.mongoDatabase
-        let relay = OutboxRelay(mongo: h.platform.mongo, producer: h.platform.producer, configuration: .init(idleInterval: .milliseconds(20)))
+        let relay = OutboxRelay(mongo: h.platform.mongo, producer: h.platform.producer, topics: h.topics, configuration: .init(idleInterval: .milliseconds(20)))
         let group = ServiceGroup(configuration: .init(services: [.init(service: relay)], logger: Logger(label: "test")))
         let relaying = Task { try await group.run() }
         let first = try workerProcess("dispatch", prefix: h.prefix, database: database)
@@ -92,7 +93,7 @@ struct WorkerCrashTests {
         for worker in running.withLock({ $0 }) { await worker.signal(SIGTERM) }
         await group.triggerGracefulShutdown()
         _ = await relaying.result
-        for topic in [h.dispatch.requestsTopic, h.dispatch.offersTopic] { try? await h.platform.admin.deleteTopic(topic) }
+        for topic in h.topics.names([.serviceRequests, .offers]) { try? await h.platform.admin.deleteTopic(topic) }
         await DispatchTests.close(h)
         if let failure { throw failure }
     }

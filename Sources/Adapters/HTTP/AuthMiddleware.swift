@@ -1,12 +1,6 @@
 import Foundation
 import Hummingbird
-
-/// Verifies an access token and says whether its session is still alive. Implemented by the
-/// Identity service (local JWT verification against its keys + the session store in Redis).
-public protocol AccessTokenVerifier: Sendable {
-    /// The caller the token stands for; throws `Problem.invalidToken` when it is not valid.
-    func verify(_ token: String) async throws -> Caller
-}
+import MarketplaceContracts
 
 /// The one authorization middleware of every service: a `Bearer` token, when present, must be
 /// valid (signature, `kid`, audience, expiry, live session); routes then ask the context for

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import MarketplaceContracts
 
 /// An RFC 9457 problem document (`application/problem+json`) with a stable `code` clients can
 /// switch on. Every refusal of every service is one of these.
@@ -49,6 +50,27 @@ public struct Problem: Error, Codable, Sendable, Equatable {
     }
 }
 
+extension Problem {
+    /// The HTTP answer to a use case's refusal.
+    public init(_ error: DomainError) {
+        self.init(status: Self.status(of: error.kind), code: error.code, title: error.title, detail: error.detail, retryAfter: error.retryAfter)
+    }
+
+    public static func status(of kind: DomainError.Kind) -> HTTPResponse.Status {
+        switch kind {
+        case .badRequest: .badRequest
+        case .unauthorized: .unauthorized
+        case .forbidden: .forbidden
+        case .notFound: .notFound
+        case .conflict: .conflict
+        case .contentTooLarge: .contentTooLarge
+        case .unprocessableContent: .unprocessableContent
+        case .tooManyRequests: .tooManyRequests
+        case .unavailable: .serviceUnavailable
+        }
+    }
+}
+
 extension Problem: HTTPResponseError {
     public var status: HTTPResponse.Status { .init(code: statusCode) }
 
@@ -70,6 +92,8 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let problem as Problem {
             throw problem
+        } catch let error as DomainError {
+            throw Problem(error)
         } catch let error as HTTPError {
             let code = error.status == .notFound ? "not_found" : error.status == .methodNotAllowed ? "method_not_allowed" : "http_\(error.status.code)"
             throw Problem(status: error.status, code: code, title: error.status.reasonPhrase, detail: error.body)

@@ -1,21 +1,7 @@
 import Foundation
 import Hummingbird
-import MarketplaceDomain
+import MarketplaceContracts
 import NIOCore
-
-/// Who is calling, as established by `AuthMiddleware` from a verified access token.
-public struct Caller: Sendable, Equatable {
-    public enum Role: String, Codable, Sendable, CaseIterable { case admin, provider, client }
-    public var userID: String
-    public var role: Role
-    public var sessionID: String
-
-    public init(userID: String, role: Role, sessionID: String) {
-        self.userID = userID
-        self.role = role
-        self.sessionID = sessionID
-    }
-}
 
 /// The request context of every service.
 public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
@@ -35,14 +21,14 @@ public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
 
     /// The authenticated caller, or 401.
     public func requireCaller() throws -> Caller {
-        guard let caller else { throw Problem.unauthorized }
+        guard let caller else { throw DomainError.unauthorized }
         return caller
     }
 
     /// The caller, if it has one of `roles`; 403 otherwise.
-    public func requireRole(_ roles: Caller.Role...) throws -> Caller {
+    public func requireRole(_ roles: Role...) throws -> Caller {
         let caller = try requireCaller()
-        guard roles.contains(caller.role) else { throw Problem.forbidden }
+        guard roles.contains(caller.role) else { throw DomainError.forbidden }
         return caller
     }
 }

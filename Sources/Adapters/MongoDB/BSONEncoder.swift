@@ -1,4 +1,5 @@
 import Foundation
+import MarketplaceContracts
 
 /// Encodes Codable values as BSON: Date as a BSON date, UUID as binary subtype 4, Data as binary,
 /// ObjectId and Decimal128 as themselves, Int as int64, nil optionals left out.
@@ -51,7 +52,8 @@ final class EncodingNode {
 struct BSONValueEncoder: Encoder {
     let node: EncodingNode
     let codingPath: [CodingKey]
-    var userInfo: [CodingUserInfoKey: Any] { [:] }
+    /// Decimals are stored exactly (decimal128): Money encodes its amount as one.
+    var userInfo: [CodingUserInfoKey: Any] { [.nativeDecimals: true] }
 
     static func box<T: Encodable>(_ value: T, codingPath: [CodingKey]) throws -> BSONValue {
         if let special = special(value) { return special }

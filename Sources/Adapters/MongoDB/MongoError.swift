@@ -1,4 +1,5 @@
 import CMongoc
+import MarketplaceContracts
 
 /// Every failure the MongoDB adapter reports; none of them crash the process.
 public enum MongoError: Error, CustomStringConvertible, Sendable, Equatable {
@@ -48,6 +49,17 @@ public enum MongoError: Error, CustomStringConvertible, Sendable, Equatable {
         case (UInt32(MONGOC_ERROR_STREAM.rawValue), _):
             self = message.contains("timed out") || message.contains("timeout") ? .timeout(message) : .network(message)
         default: self = .server(code: Int(error.code), message: message)
+        }
+    }
+}
+
+extension MongoError: TransientFailure {
+    /// Write conflicts, timeouts and lost connections: the same work can succeed later.
+    public var isTransient: Bool {
+        switch self {
+        case .timeout, .network: true
+        case .server: isTransientTransactionError
+        case .duplicateKey, .invalidConfiguration, .decoding, .closed: false
         }
     }
 }

@@ -1,3 +1,4 @@
+import MarketplaceContracts
 /// A RESP2 reply.
 public enum RedisValue: Sendable, Hashable {
     case bulk([UInt8])
@@ -60,4 +61,9 @@ public enum RedisError: Error, CustomStringConvertible, Sendable, Equatable {
         case .closed: "Redis client is closed"
         }
     }
+}
+
+extension RedisError: TransientFailure {
+    /// A lost or refused connection: the same command can succeed later.
+    public var isTransient: Bool { if case .connection = self { true } else { false } }
 }

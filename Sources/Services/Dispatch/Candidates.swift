@@ -1,4 +1,5 @@
 import Foundation
+import MarketplaceContracts
 import MarketplaceMongo
 
 /// Who gets the next wave of offers: online providers of the category within the radius (Redis

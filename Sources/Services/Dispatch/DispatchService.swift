@@ -1,5 +1,5 @@
 import Foundation
-import MarketplaceDomain
+import MarketplaceContracts
 import MarketplaceHTTP
 import MarketplaceMessaging
 import MarketplaceMongo
@@ -25,14 +25,12 @@ public final class DispatchService: Sendable {
     let mongo: MongoClient
     let publisher: any EventPublisher
     let directory: any ProviderDirectory
-    /// Prepended to topic names (test runs, shared brokers).
-    let topicPrefix: String
     public let policy: DispatchPolicy
     public let cancellation: CancellationPolicy
     public let ranking: Ranking
     var categories: MongoCollection<ServiceCategory> { mongo.collection("categories", as: ServiceCategory.self) }
 
-    public init(mongo: MongoClient, publisher: any EventPublisher, directory: any ProviderDirectory, topicPrefix: String = "",
+    public init(mongo: MongoClient, publisher: any EventPublisher, directory: any ProviderDirectory,
                 policy: DispatchPolicy = .init(), cancellation: CancellationPolicy = .init(), ranking: Ranking = .init()) {
         self.ranking = ranking
         self.policy = policy
@@ -40,10 +38,8 @@ public final class DispatchService: Sendable {
         self.mongo = mongo
         self.publisher = publisher
         self.directory = directory
-        self.topicPrefix = topicPrefix
     }
 
-    public var locationsTopic: String { topicPrefix + DispatchEvents.locationsTopic }
 
     // MARK: catalog
 
@@ -64,40 +60,40 @@ public final class DispatchService: Sendable {
     }
 
     public func createCategory(_ caller: Caller, _ input: CategoryInput) async throws -> CategoryView {
-        guard caller.role == .admin else { throw Problem.forbidden }
+        guard caller.role == .admin else { throw DomainError.forbidden }
         guard let slug = input.slug, ServiceCategory.validSlug(slug) else {
-            throw Problem.validation("slug: lower-case letters, digits and '-', up to 64")
+            throw DomainError.validation("slug: lower-case letters, digits and '-', up to 64")
         }
         let name = try Self.validName(input.name)
         let now = Date()
         let category = ServiceCategory(_id: slug, name: name, description: input.description, status: .active, createdAt: now, updatedAt: now)
         do { try await categories.insert(category) } catch let error as MongoError where error.isDuplicateKey {
-            throw Problem.conflict("category_exists", "a category with slug '\(slug)' exists")
+            throw DomainError.conflict("category_exists", "a category with slug '\(slug)' exists")
         }
         return category.view
     }
 
     public func renameCategory(_ caller: Caller, slug: String, _ input: CategoryInput) async throws -> CategoryView {
-        guard caller.role == .admin else { throw Problem.forbidden }
+        guard caller.role == .admin else { throw DomainError.forbidden }
         var set: BSONDocument = ["name": .string(try Self.validName(input.name)), "updatedAt": .date(Date())]
         if let description = input.description { set["description"] = .string(description) }
         guard let updated = try await categories.findOneAndUpdate(["_id": .string(slug), "status": "active"], ["$set": .document(set)]) else {
-            throw Problem.notFound("category '\(slug)'")
+            throw DomainError.notFound("category '\(slug)'")
         }
         return updated.view
     }
 
     public func retireCategory(_ caller: Caller, slug: String) async throws {
-        guard caller.role == .admin else { throw Problem.forbidden }
+        guard caller.role == .admin else { throw DomainError.forbidden }
         guard try await categories.findOneAndUpdate(["_id": .string(slug), "status": "active"],
                                                      ["$set": ["status": "retired", "updatedAt": .date(Date())]]) != nil else {
-            throw Problem.notFound("category '\(slug)'")
+            throw DomainError.notFound("category '\(slug)'")
         }
     }
 
     static func validName(_ name: String) throws -> String {
         let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard (1...100).contains(trimmed.count) else { throw Problem.validation("name: 1 to 100 characters") }
+        guard (1...100).contains(trimmed.count) else { throw DomainError.validation("name: 1 to 100 characters") }
         return trimmed
     }
 
@@ -105,24 +101,24 @@ public final class DispatchService: Sendable {
 
     /// Online or offline for matching. Going online needs a provider profile with categories.
     public func setAvailability(_ caller: Caller, online: Bool, traceparent: String?) async throws -> DispatchEvents.AvailabilityChanged {
-        guard caller.role == .provider else { throw Problem(status: .forbidden, code: "forbidden", title: "Only providers have an availability") }
+        guard caller.role == .provider else { throw DomainError(kind: .forbidden, code: "forbidden", title: "Only providers have an availability") }
         let offered = try await directory.categories(ofProvider: caller.userID) ?? []
         if online && offered.isEmpty {
-            throw Problem.conflict("profile_required", "set a provider profile with categories before going online")
+            throw DomainError.conflict("profile_required", "set a provider profile with categories before going online")
         }
         let change = DispatchEvents.AvailabilityChanged(providerId: caller.userID, online: online, categories: offered, at: Date())
         try await publisher.publish(try EventEnvelope(source: DispatchEvents.source, type: DispatchEvents.availabilityChanged,
-                                                      aggregateID: caller.userID, payload: change, traceparent: traceparent), to: locationsTopic)
+                                                      aggregateID: caller.userID, payload: change, traceparent: traceparent), to: Topic.providerLocations)
         return change
     }
 
     /// A position report; published keyed by provider (the realtime gateway will publish the same event).
     public func reportLocation(_ caller: Caller, _ point: Coordinates, traceparent: String?) async throws {
-        guard caller.role == .provider else { throw Problem(status: .forbidden, code: "forbidden", title: "Only providers report a location") }
-        if let problem = point.problem { throw Problem.validation(problem) }
+        guard caller.role == .provider else { throw DomainError(kind: .forbidden, code: "forbidden", title: "Only providers report a location") }
+        if let problem = point.problem { throw DomainError.validation(problem) }
         let update = DispatchEvents.LocationUpdated(providerId: caller.userID, lat: point.lat, lng: point.lng, at: Date())
         try await publisher.publish(try EventEnvelope(source: DispatchEvents.source, type: DispatchEvents.locationUpdated,
-                                                      aggregateID: caller.userID, payload: update, traceparent: traceparent), to: locationsTopic)
+                                                      aggregateID: caller.userID, payload: update, traceparent: traceparent), to: Topic.providerLocations)
     }
 
     public func prepare() async throws {

@@ -1,5 +1,5 @@
 import Foundation
-import MarketplaceDomain
+import MarketplaceContracts
 import MarketplaceHTTP
 import MarketplaceMessaging
 import MarketplaceMongo
@@ -24,7 +24,7 @@ extension DispatchService {
     private func visibleJob(_ caller: Caller, id: String) async throws -> Job {
         guard let job = try await jobs.findOne(["_id": .string(id)]),
               caller.role == .admin || job.clientId == caller.userID || job.providerId == caller.userID else {
-            throw Problem.notFound("job '\(id)'")
+            throw DomainError.notFound("job '\(id)'")
         }
         return job
     }
@@ -45,10 +45,10 @@ extension DispatchService {
     public func advanceJob(_ caller: Caller, id: String, to target: Job.Status, traceparent: String?) async throws -> JobView {
         let job = try await visibleJob(caller, id: id)
         guard caller.userID == job.providerId else {
-            throw Problem(status: .forbidden, code: "not_assigned_provider", title: "Only the job's provider advances it")
+            throw DomainError(kind: .forbidden, code: "not_assigned_provider", title: "Only the job's provider advances it")
         }
         guard job.status.next == target else {
-            throw Problem.conflict("invalid_transition", "a job that is \(job.status.rawValue) cannot become \(target.rawValue)"
+            throw DomainError.conflict("invalid_transition", "a job that is \(job.status.rawValue) cannot become \(target.rawValue)"
                                    + (job.status.next.map { " (next: \($0.rawValue))" } ?? ""))
         }
         return try await transition(job, to: target, by: .provider, reason: nil, fee: nil, traceparent: traceparent)
@@ -59,10 +59,10 @@ extension DispatchService {
         let job = try await visibleJob(caller, id: id)
         let actor: JobActor = caller.userID == job.providerId ? .provider : caller.userID == job.clientId ? .client : .admin
         guard let reason = reason?.trimmingCharacters(in: .whitespacesAndNewlines), (1...500).contains(reason.count) else {
-            throw Problem.validation("reason: 1 to 500 characters")
+            throw DomainError.validation("reason: 1 to 500 characters")
         }
         guard job.status.isActive else {
-            throw Problem.conflict("invalid_transition", "a job that is \(job.status.rawValue) cannot be cancelled")
+            throw DomainError.conflict("invalid_transition", "a job that is \(job.status.rawValue) cannot be cancelled")
         }
         let fee = cancellation.fee(cancelledBy: actor, from: job.status, budget: job.budget)
         return try await transition(job, to: .cancelled, by: actor, reason: reason, fee: fee, traceparent: traceparent)
@@ -82,13 +82,12 @@ extension DispatchService {
             if let fee { set["cancellationFee"] = try BSONEncoder().encodeValue(fee) }
         }
         let step = try BSONEncoder().encodeValue(Job.Step(status: target, at: now, by: actor))
-        let (jobsTopic, requestsTopic) = (self.jobsTopic, self.requestsTopic)
         let updated: Job? = try await mongo.withTransaction { [set] session in
             guard let updated = try session.collection(Self.jobsCollection, as: Job.self)
                 .findOneAndUpdate(["_id": .string(job._id), "status": .string(job.status.rawValue)], ["$set": .document(set), "$push": ["timeline": step]]) else {
                 return nil  // someone else moved it first
             }
-            try Outbox.append(event, to: jobsTopic, in: session)
+            try Outbox.append(event, to: Topic.jobs, in: session)
             if target == .cancelled {
                 // The request is over too; its own event tells request-side consumers.
                 try session.collection(Self.requestsCollection, as: ServiceRequest.self).updateOne(
@@ -96,12 +95,12 @@ extension DispatchService {
                     ["$set": ["status": "cancelled", "cancellationReason": .string(reason ?? ""), "updatedAt": .date(now)]])
                 try Outbox.append(try EventEnvelope(source: DispatchEvents.source, type: DispatchEvents.requestCancelled, aggregateID: job.requestId,
                                                     payload: DispatchEvents.RequestCancelled(requestId: job.requestId, clientId: job.clientId, reason: reason),
-                                                    traceparent: traceparent), to: requestsTopic, in: session)
+                                                    traceparent: traceparent), to: Topic.serviceRequests, in: session)
             }
             return updated
         }
         guard let updated else {
-            throw Problem.conflict("invalid_transition", "the job changed meanwhile; read it again")
+            throw DomainError.conflict("invalid_transition", "the job changed meanwhile; read it again")
         }
         return updated.view
     }

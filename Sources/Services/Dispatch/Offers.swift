@@ -1,5 +1,5 @@
 import Foundation
-import MarketplaceDomain
+import MarketplaceContracts
 import MarketplaceHTTP
 import MarketplaceMessaging
 import MarketplaceMongo
@@ -14,8 +14,6 @@ extension DispatchService {
     static let jobsCollection = "jobs"
 
     var offers: MongoCollection<Offer> { mongo.collection(Self.offersCollection, as: Offer.self) }
-    public var offersTopic: String { topicPrefix + DispatchEvents.offersTopic }
-    public var jobsTopic: String { topicPrefix + DispatchEvents.jobsTopic }
 
     static let offerIndexes = [
         MongoIndex(name: "request_provider", keys: ["requestId": 1, "providerId": 1], unique: true),
@@ -35,7 +33,7 @@ extension DispatchService {
                                   nextWaveAt: now.addingTimeInterval(policy.offerLifetime), deadline: now.addingTimeInterval(policy.deadline), status: "active")
         let wave = makeOffers(candidates, requestID: created.requestId, clientID: created.clientId, categoryID: created.categoryId, wave: 1, now: now)
         let events = try wave.map { try Self.offerEvent(DispatchEvents.offerSent, $0, traceparent: event.traceparent) }
-        let topic = offersTopic
+        let topic = Topic.offers
         let requestID = created.requestId
         let offered = Mutex(false)
         try await Inbox(mongo: mongo, consumer: "dispatch").processOnce(event) { session in
@@ -79,7 +77,7 @@ extension DispatchService {
     }
 
     public func myOffers(_ caller: Caller) async throws -> [OfferView] {
-        guard caller.role == .provider else { throw Problem(status: .forbidden, code: "forbidden", title: "Only providers receive offers") }
+        guard caller.role == .provider else { throw DomainError(kind: .forbidden, code: "forbidden", title: "Only providers receive offers") }
         return try await offers.find(["providerId": .string(caller.userID), "status": "pending", "expiresAt": ["$gt": .date(Date())]],
                                      options: FindOptions(sort: ["createdAt": -1])).map(\.view)
     }
@@ -93,16 +91,15 @@ extension DispatchService {
     /// `searching → assigned` by compare-and-set inside the transaction; every other pending offer
     /// of the request is withdrawn. A provider who lost gets 409 `request_taken`.
     public func acceptOffer(_ caller: Caller, offerID: String, traceparent: String?) async throws -> Acceptance {
-        guard caller.role == .provider else { throw Problem(status: .forbidden, code: "forbidden", title: "Only providers accept offers") }
+        guard caller.role == .provider else { throw DomainError(kind: .forbidden, code: "forbidden", title: "Only providers accept offers") }
         guard let offer = try await offers.findOne(["_id": .string(offerID)]), offer.providerId == caller.userID else {
-            throw Problem.notFound("offer '\(offerID)'")
+            throw DomainError.notFound("offer '\(offerID)'")
         }
         guard offer.status == .pending, offer.expiresAt > Date() else {
-            throw Problem.conflict("offer_closed", "the offer is \(offer.status == .pending ? "expired" : offer.status.rawValue)")
+            throw DomainError.conflict("offer_closed", "the offer is \(offer.status == .pending ? "expired" : offer.status.rawValue)")
         }
         let jobID = UUID().uuidString.lowercased()
         let now = Date()
-        let (offersTopic, jobsTopic) = (self.offersTopic, self.jobsTopic)
         let accepted = try Self.offerEvent(DispatchEvents.offerAccepted, offer, traceparent: traceparent)
         let assigned = try EventEnvelope(source: DispatchEvents.source, type: DispatchEvents.jobAssigned, aggregateID: jobID,
                                          payload: DispatchEvents.JobAssigned(jobId: jobID, requestId: offer.requestId, clientId: offer.clientId, providerId: offer.providerId),
@@ -115,24 +112,24 @@ extension DispatchService {
             }
             let offers = session.collection(Self.offersCollection, as: Offer.self)
             guard try offers.findOneAndUpdate(["_id": .string(offer._id), "status": "pending"], ["$set": ["status": "accepted"]]) != nil else {
-                throw Problem.conflict("offer_closed", "the offer is no longer pending")  // aborts: the request stays searching
+                throw DomainError.conflict("offer_closed", "the offer is no longer pending")  // aborts: the request stays searching
             }
             let others = try offers.find(["requestId": .string(offer.requestId), "status": "pending"])
             for other in others {
                 try offers.updateOne(["_id": .string(other._id), "status": "pending"], ["$set": ["status": "withdrawn"]])
-                try Outbox.append(try Self.offerEvent(DispatchEvents.offerWithdrawn, other, traceparent: traceparent), to: offersTopic, in: session)
+                try Outbox.append(try Self.offerEvent(DispatchEvents.offerWithdrawn, other, traceparent: traceparent), to: Topic.offers, in: session)
             }
             try session.collection(Self.jobsCollection, as: Job.self).insert(
                 Job(_id: jobID, requestId: offer.requestId, clientId: offer.clientId, providerId: offer.providerId, categoryId: offer.categoryId,
                     budget: request.budget, status: .assigned, timeline: [Job.Step(status: .assigned, at: now, by: .provider)],
                     createdAt: now, updatedAt: now))
-            try Outbox.append(accepted, to: offersTopic, in: session)
-            try Outbox.append(assigned, to: jobsTopic, in: session)
+            try Outbox.append(accepted, to: Topic.offers, in: session)
+            try Outbox.append(assigned, to: Topic.jobs, in: session)
             return true
         }
         guard won else {
             _ = try? await offers.updateOne(["_id": .string(offer._id), "status": "pending"], ["$set": ["status": "withdrawn"]])
-            throw Problem.conflict("request_taken", "another provider accepted this request first")
+            throw DomainError.conflict("request_taken", "another provider accepted this request first")
         }
         _ = try? await mongo.collection(Self.providerStatsCollection, as: ProviderOfferStats.self)
             .updateOne(["_id": .string(offer.providerId)], ["$inc": ["accepted": 1]], upsert: true)  // after commit, see countOffers
@@ -142,12 +139,12 @@ extension DispatchService {
     }
 
     public func declineOffer(_ caller: Caller, offerID: String) async throws -> OfferView {
-        guard caller.role == .provider else { throw Problem(status: .forbidden, code: "forbidden", title: "Only providers decline offers") }
+        guard caller.role == .provider else { throw DomainError(kind: .forbidden, code: "forbidden", title: "Only providers decline offers") }
         guard let offer = try await offers.findOne(["_id": .string(offerID)]), offer.providerId == caller.userID else {
-            throw Problem.notFound("offer '\(offerID)'")
+            throw DomainError.notFound("offer '\(offerID)'")
         }
         guard let declined = try await offers.findOneAndUpdate(["_id": .string(offerID), "status": "pending"], ["$set": ["status": "declined"]]) else {
-            throw Problem.conflict("offer_closed", "the offer is \(offer.status.rawValue)")
+            throw DomainError.conflict("offer_closed", "the offer is \(offer.status.rawValue)")
         }
         return declined.view
     }

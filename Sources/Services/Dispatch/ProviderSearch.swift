@@ -1,3 +1,4 @@
+import MarketplaceContracts
 import Foundation
 import MarketplaceHTTP
 import MarketplaceMongo
@@ -84,7 +85,7 @@ public struct ProviderSearch: Sendable {
 
     /// Parses the query string; a bad parameter is a 400 that names it.
     public static func query(from parameters: [String: String]) throws -> Query {
-        let bad = Problem.invalidParameter
+        let bad = DomainError.invalidParameter
         guard let category = parameters["category"], ServiceCategory.validSlug(category) else { throw bad("category", "a category slug is required") }
         var near: Coordinates?
         if let text = parameters["near"] {

@@ -1,5 +1,5 @@
 import Foundation
-import MarketplaceDomain
+import MarketplaceContracts
 import MarketplaceHTTP
 import MarketplaceMessaging
 import MarketplaceMongo
@@ -9,7 +9,6 @@ extension DispatchService {
     static let reviewsCollection = "reviews"
     static let ratingsCollection = "provider_ratings"
     var reviews: MongoCollection<Review> { mongo.collection(Self.reviewsCollection, as: Review.self) }
-    public var reviewsTopic: String { topicPrefix + DispatchEvents.reviewsTopic }
 
     static let reviewIndexes = [
         MongoIndex(name: "hidden_due", keys: ["visible": 1, "windowClosesAt": 1]),
@@ -25,20 +24,20 @@ extension DispatchService {
     /// completion. When the second review arrives both become visible (one transaction).
     public func review(_ caller: Caller, jobID: String, _ input: ReviewInput, traceparent: String?) async throws -> ReviewView {
         guard let job = try await jobs.findOne(["_id": .string(jobID)]), caller.userID == job.clientId || caller.userID == job.providerId else {
-            throw Problem.notFound("job '\(jobID)'")
+            throw DomainError.notFound("job '\(jobID)'")
         }
         let text = (input.text ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-        if let problem = Review.problem(rating: input.rating, text: text) { throw Problem.validation(problem) }
-        guard job.status == .completed else { throw Problem.conflict("job_not_completed", "only a completed job can be reviewed") }
+        if let problem = Review.problem(rating: input.rating, text: text) { throw DomainError.validation(problem) }
+        guard job.status == .completed else { throw DomainError.conflict("job_not_completed", "only a completed job can be reviewed") }
         let completedAt = job.timeline?.last(where: { $0.status == .completed })?.at ?? job.updatedAt
         let now = Date()
         let closes = completedAt.addingTimeInterval(Review.window)
-        guard now < closes else { throw Problem.conflict("review_window_closed", "reviews close 7 days after completion") }
+        guard now < closes else { throw DomainError.conflict("review_window_closed", "reviews close 7 days after completion") }
         let role: JobActor = caller.userID == job.providerId ? .provider : .client
         var review = Review(_id: "\(jobID):\(role.rawValue)", jobId: jobID, authorId: caller.userID, authorRole: role,
                             subjectId: role == .client ? job.providerId : job.clientId, rating: input.rating, text: text,
                             visible: false, windowClosesAt: closes, createdAt: now)
-        let topic = reviewsTopic
+        let topic = Topic.reviews
         let counterpartID = "\(jobID):\(role == .client ? JobActor.provider.rawValue : JobActor.client.rawValue)"
         let stored = review
         do {
@@ -51,13 +50,13 @@ extension DispatchService {
                 return true
             }
         } catch let error as MongoError where error.isDuplicateKey {
-            throw Problem.conflict("review_exists", "you already reviewed this job")
+            throw DomainError.conflict("review_exists", "you already reviewed this job")
         }
         return review.view
     }
 
     /// Marks a review visible and emits `review.published` (which the rating projection applies).
-    static func publish(_ review: Review, in session: MongoSession, topic: String, traceparent: String?) throws {
+    static func publish(_ review: Review, in session: MongoSession, topic: Topic, traceparent: String?) throws {
         guard try session.collection(reviewsCollection, as: Review.self)
             .updateOne(["_id": .string(review._id), "visible": false], ["$set": ["visible": true]]).modified == 1 else { return }
         let event = DispatchEvents.ReviewPublished(jobId: review.jobId, authorId: review.authorId, authorRole: review.authorRole,
@@ -71,7 +70,7 @@ extension DispatchService {
     @discardableResult
     public func publishDueReviews(now: Date = Date()) async throws -> Int {
         let due = try await reviews.find(["visible": false, "windowClosesAt": ["$lte": .date(now)]], options: FindOptions(limit: 100))
-        let topic = reviewsTopic
+        let topic = Topic.reviews
         for review in due {
             try await mongo.withTransaction { session in try Self.publish(review, in: session, topic: topic, traceparent: nil) }
         }
@@ -82,7 +81,7 @@ extension DispatchService {
     public func jobReviews(_ caller: Caller, jobID: String) async throws -> [ReviewView] {
         guard let job = try await jobs.findOne(["_id": .string(jobID)]),
               caller.role == .admin || caller.userID == job.clientId || caller.userID == job.providerId else {
-            throw Problem.notFound("job '\(jobID)'")
+            throw DomainError.notFound("job '\(jobID)'")
         }
         return try await reviews.find(["jobId": .string(jobID)], options: FindOptions(sort: ["createdAt": 1]))
             .filter { $0.visible || $0.authorId == caller.userID || caller.role == .admin }.map(\.view)

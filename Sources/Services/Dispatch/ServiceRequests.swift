@@ -1,5 +1,5 @@
 import Foundation
-import MarketplaceDomain
+import MarketplaceContracts
 import MarketplaceHTTP
 import MarketplaceMessaging
 import MarketplaceMongo
@@ -9,7 +9,6 @@ import MarketplaceMongo
 extension DispatchService {
     static let requestsCollection = "service_requests"
     var requests: MongoCollection<ServiceRequest> { mongo.collection(Self.requestsCollection, as: ServiceRequest.self) }
-    public var requestsTopic: String { topicPrefix + DispatchEvents.requestsTopic }
 
     static let requestIndexes = [
         MongoIndex(name: "client_created", keys: ["clientId": 1, "createdAt": -1]),
@@ -18,11 +17,11 @@ extension DispatchService {
 
     public func createRequest(_ caller: Caller, _ input: ServiceRequestInput, traceparent: String?) async throws -> ServiceRequestView {
         guard caller.role == .client else {
-            throw Problem(status: .forbidden, code: "forbidden", title: "Only clients request services")
+            throw DomainError(kind: .forbidden, code: "forbidden", title: "Only clients request services")
         }
-        if let problem = input.problem() { throw Problem.validation(problem) }
+        if let problem = input.problem() { throw DomainError.validation(problem) }
         guard try await categories.count(["_id": .string(input.categoryId), "status": "active"]) == 1 else {
-            throw Problem(status: .unprocessableContent, code: "unknown_category", title: "No such category", detail: "categoryId '\(input.categoryId)'")
+            throw DomainError(kind: .unprocessableContent, code: "unknown_category", title: "No such category", detail: "categoryId '\(input.categoryId)'")
         }
         let now = Date()
         let request = ServiceRequest(_id: UUID().uuidString.lowercased(), clientId: caller.userID, categoryId: input.categoryId,
@@ -33,9 +32,9 @@ extension DispatchService {
             source: DispatchEvents.source, type: DispatchEvents.requestCreated, aggregateID: request._id,
             payload: DispatchEvents.RequestCreated(requestId: request._id, clientId: caller.userID, categoryId: input.categoryId,
                                                    lat: input.location.lat, lng: input.location.lng, scheduledFor: input.scheduledFor,
-                                                   budget: input.budget?.amount.description, currency: input.budget?.currency),
+                                                   budget: input.budget?.amountText, currency: input.budget?.currency),
             traceparent: traceparent)
-        let topic = requestsTopic
+        let topic = Topic.serviceRequests
         try await mongo.withTransaction { session in
             try session.collection(Self.requestsCollection, as: ServiceRequest.self).insert(request)
             try Outbox.append(event, to: topic, in: session)
@@ -47,7 +46,7 @@ extension DispatchService {
     public func request(_ caller: Caller, id: String) async throws -> ServiceRequestView {
         guard let request = try await requests.findOne(["_id": .string(id)]),
               caller.role == .admin || request.clientId == caller.userID else {
-            throw Problem.notFound("request '\(id)'")
+            throw DomainError.notFound("request '\(id)'")
         }
         return request.view
     }
@@ -70,13 +69,13 @@ extension DispatchService {
 
     public func cancelRequest(_ caller: Caller, id: String, reason: String?, traceparent: String?) async throws -> ServiceRequestView {
         guard let current = try await requests.findOne(["_id": .string(id)]), current.clientId == caller.userID else {
-            throw Problem.notFound("request '\(id)'")
+            throw DomainError.notFound("request '\(id)'")
         }
-        if let reason, reason.count > 500 { throw Problem.validation("reason: at most 500 characters") }
+        if let reason, reason.count > 500 { throw DomainError.validation("reason: at most 500 characters") }
         let event = try EventEnvelope(source: DispatchEvents.source, type: DispatchEvents.requestCancelled, aggregateID: id,
                                       payload: DispatchEvents.RequestCancelled(requestId: id, clientId: caller.userID, reason: reason),
                                       traceparent: traceparent)
-        let topic = requestsTopic
+        let topic = Topic.serviceRequests
         var set: BSONDocument = ["status": "cancelled", "updatedAt": .date(Date())]
         if let reason { set["cancellationReason"] = .string(reason) }
         let cancelled: ServiceRequest? = try await mongo.withTransaction { [set] session in
@@ -88,7 +87,7 @@ extension DispatchService {
             return updated
         }
         guard let cancelled else {
-            throw Problem.conflict("invalid_transition", "the request is \(current.status.rawValue) and cannot be cancelled here")
+            throw DomainError.conflict("invalid_transition", "the request is \(current.status.rawValue) and cannot be cancelled here")
         }
         return cancelled.view
     }

@@ -1,5 +1,5 @@
 import Foundation
-import MarketplaceDomain
+import MarketplaceContracts
 import MarketplaceMessaging
 import MarketplaceMongo
 
@@ -64,7 +64,7 @@ extension DispatchService {
         }
         let wave = state.wave + 1
         let offers = makeOffers(next, requestID: state._id, clientID: state.clientId, categoryID: state.categoryId, wave: wave, now: now)
-        let (offersTopic, requestsTopic, offerLifetime) = (self.offersTopic, self.requestsTopic, policy.offerLifetime)
+        let offerLifetime = policy.offerLifetime
         let (advanced, offered): (Bool, [String]) = try await mongo.withTransaction { session in
             // Compare-and-set on the wave: another instance may have advanced it already.
             let states = session.collection(Self.statesCollection, as: DispatchState.self)
@@ -75,7 +75,7 @@ extension DispatchService {
             // The wave's time is up: its pending offers expire.
             for offer in try offerCollection.find(["requestId": .string(state._id), "status": "pending"]) {
                 try offerCollection.updateOne(["_id": .string(offer._id), "status": "pending"], ["$set": ["status": "expired"]])
-                try Outbox.append(try Self.offerEvent(DispatchEvents.offerExpired, offer), to: offersTopic, in: session)
+                try Outbox.append(try Self.offerEvent(DispatchEvents.offerExpired, offer), to: Topic.offers, in: session)
             }
             guard try requests.count(["_id": .string(state._id), "status": "searching"]) == 1 else {
                 try states.updateOne(["_id": .string(state._id)], ["$set": ["status": "done"]])  // accepted or cancelled meanwhile
@@ -85,13 +85,13 @@ extension DispatchService {
                 try requests.updateOne(["_id": .string(state._id), "status": "searching"], ["$set": ["status": "unfulfilled", "updatedAt": .date(now)]])
                 try Outbox.append(try EventEnvelope(source: DispatchEvents.source, type: DispatchEvents.requestUnfulfilled, aggregateID: state._id,
                                                     payload: DispatchEvents.RequestCancelled(requestId: state._id, clientId: state.clientId, reason: "nobody accepted in time")),
-                                  to: requestsTopic, in: session)
+                                  to: Topic.serviceRequests, in: session)
                 try states.updateOne(["_id": .string(state._id)], ["$set": ["status": "done"]])
                 return (true, [])
             }
             for offer in offers {
                 try offerCollection.insert(offer)
-                try Outbox.append(try Self.offerEvent(DispatchEvents.offerSent, offer), to: offersTopic, in: session)
+                try Outbox.append(try Self.offerEvent(DispatchEvents.offerSent, offer), to: Topic.offers, in: session)
             }
             try states.updateOne(["_id": .string(state._id)], ["$set": [
                 "radiusKm": .double(radius), "nextWaveAt": .date(min(now.addingTimeInterval(offerLifetime), state.deadline)),

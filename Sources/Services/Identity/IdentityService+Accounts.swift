@@ -1,6 +1,6 @@
 import Foundation
 import HummingbirdBcrypt
-import MarketplaceDomain
+import MarketplaceContracts
 import MarketplaceHTTP
 import MarketplaceMessaging
 import MarketplaceMongo
@@ -23,25 +23,25 @@ extension IdentityService {
         let event = try EventEnvelope(source: IdentityEvents.source, type: IdentityEvents.passwordResetRequested, aggregateID: user._id,
                                       payload: IdentityEvents.PasswordResetRequested(userId: user._id, email: email, token: token, expiresAt: expiresAt),
                                       traceparent: traceparent)
-        try await mongo.withTransaction { session in try Outbox.append(event, to: IdentityEvents.authTopic, in: session) }
+        try await mongo.withTransaction { session in try Outbox.append(event, to: .auth, in: session) }
     }
 
     /// Sets a new password with a reset token (usable once) and ends every session of the user.
     public func confirmPasswordReset(token: String, password: String) async throws {
         if let problem = Credentials.passwordProblem(password) {
-            throw Problem(status: .unprocessableContent, code: "weak_password", title: "The password is refused", detail: problem)
+            throw DomainError(kind: .unprocessableContent, code: "weak_password", title: "The password is refused", detail: problem)
         }
         // GETDEL: the token works once, even when two confirmations race.
         let userID = try await redis.send("GETDEL", "password-reset:\(SessionStore.digest(token))").string
         guard let userID else {
-            throw Problem(status: .badRequest, code: "invalid_reset_token", title: "The reset token is invalid or expired")
+            throw DomainError(kind: .badRequest, code: "invalid_reset_token", title: "The reset token is invalid or expired")
         }
         let cost = configuration.bcryptCost
         let hash = try await hashing.runIfActive { Bcrypt.hash(password, cost: cost) }
         let updated = try await users.users.updateOne(["_id": .string(userID), "status": "active"],
                                                      ["$set": ["passwordHash": .string(hash), "updatedAt": .date(Date())]])
         guard updated.matched == 1 else {
-            throw Problem(status: .badRequest, code: "invalid_reset_token", title: "The reset token is invalid or expired")
+            throw DomainError(kind: .badRequest, code: "invalid_reset_token", title: "The reset token is invalid or expired")
         }
         try await sessions.revokeAll(userID: userID)
         if let user = try await users.find(id: userID) { try await throttle.reset(email: user.email) }
@@ -63,10 +63,10 @@ extension IdentityService {
                  "$unset": ["phone": "", "avatarURL": ""]])
             guard result.matched == 1 else { return false }
             try session.collection(Self.profilesCollection, as: ProviderProfile.self).deleteOne(["_id": .string(userID)])
-            try Outbox.append(event, to: IdentityEvents.usersTopic, in: session)
+            try Outbox.append(event, to: .users, in: session)
             return true
         }
-        guard deleted else { throw Problem.notFound("user") }
+        guard deleted else { throw DomainError.notFound("user") }
         try await viewCache.drop(userID)
         try await sessions.revokeAll(userID: userID)
     }
@@ -77,9 +77,9 @@ extension IdentityService {
 
     public func putProviderProfile(_ caller: Caller, _ input: ProviderProfileInput, traceparent: String?) async throws -> PublicProviderView {
         guard caller.role == .provider else {
-            throw Problem(status: .forbidden, code: "forbidden", title: "Only providers have a provider profile")
+            throw DomainError(kind: .forbidden, code: "forbidden", title: "Only providers have a provider profile")
         }
-        if let problem = input.problem() { throw Problem.validation(problem) }
+        if let problem = input.problem() { throw DomainError.validation(problem) }
         let profile = ProviderProfile(_id: caller.userID, categories: Array(Set(input.categories)).sorted(), bio: input.bio,
                                       serviceRadiusKm: input.serviceRadiusKm, pricing: input.pricing,
                                       workingHours: input.workingHours.sorted { ($0.day, $0.start) < ($1.day, $1.start) }, updatedAt: Date())
@@ -92,7 +92,7 @@ extension IdentityService {
         try await mongo.withTransaction { session in
             try session.collection(Self.profilesCollection, as: ProviderProfile.self)
                 .updateOne(["_id": .string(caller.userID)], ["$set": .document(document)], upsert: true)
-            try Outbox.append(event, to: IdentityEvents.usersTopic, in: session)
+            try Outbox.append(event, to: .users, in: session)
         }
         return try await providerView(id: caller.userID)
     }
@@ -101,7 +101,7 @@ extension IdentityService {
     public func providerView(id: String) async throws -> PublicProviderView {
         guard let user = try await users.find(id: id), user.role == .provider, user.status == .active,
               let profile = try await mongo.collection(Self.profilesCollection, as: ProviderProfile.self).findOne(["_id": .string(id)]) else {
-            throw Problem.notFound("provider")
+            throw DomainError.notFound("provider")
         }
         return PublicProviderView(id: user._id, name: user.name, avatarURL: user.avatarURL, categories: profile.categories, bio: profile.bio,
                                   serviceRadiusKm: profile.serviceRadiusKm, pricing: profile.pricing, workingHours: profile.workingHours,
@@ -138,7 +138,7 @@ extension IdentityService {
     }
 
     public func listUsers(_ caller: Caller, _ query: UserQuery) async throws -> UserPage {
-        guard caller.role == .admin else { throw Problem.forbidden }
+        guard caller.role == .admin else { throw DomainError.forbidden }
         var filter = BSONDocument()
         if let role = query.role { filter["role"] = .string(role.rawValue) }
         if let status = query.status { filter["status"] = .string(status.rawValue) }
@@ -157,8 +157,8 @@ extension IdentityService {
 
     /// Suspends or reinstates an account; suspension ends its sessions at once.
     public func setStatus(_ caller: Caller, userID: String, suspended: Bool, traceparent: String?) async throws -> UserView {
-        guard caller.role == .admin else { throw Problem.forbidden }
-        guard userID != caller.userID else { throw Problem.conflict("cannot_suspend_self", "an admin cannot suspend their own account") }
+        guard caller.role == .admin else { throw DomainError.forbidden }
+        guard userID != caller.userID else { throw DomainError.conflict("cannot_suspend_self", "an admin cannot suspend their own account") }
         let (from, to): (UserStatus, UserStatus) = suspended ? (.active, .suspended) : (.suspended, .active)
         let event = try EventEnvelope(source: IdentityEvents.source, type: suspended ? IdentityEvents.userSuspended : IdentityEvents.userReinstated,
                                       aggregateID: userID, payload: IdentityEvents.UserStatusChanged(userId: userID, status: to.rawValue, by: caller.userID),
@@ -166,28 +166,28 @@ extension IdentityService {
         let changed: User? = try await mongo.withTransaction { session in
             let user = try session.collection(UserRepository.collectionName, as: User.self).findOneAndUpdate(
                 ["_id": .string(userID), "status": .string(from.rawValue)], ["$set": ["status": .string(to.rawValue), "updatedAt": .date(Date())]])
-            if user != nil { try Outbox.append(event, to: IdentityEvents.usersTopic, in: session) }
+            if user != nil { try Outbox.append(event, to: .users, in: session) }
             return user
         }
         if suspended { try await sessions.revokeAll(userID: userID) }
         try await viewCache.drop(userID)
         if let changed { return changed.view }
         // Nothing changed: say why (unknown user, or already in that state).
-        guard let current = try await users.find(id: userID), current.status != .deleted else { throw Problem.notFound("user") }
-        throw Problem.conflict("invalid_status_change", "the account is \(current.status.rawValue)")
+        guard let current = try await users.find(id: userID), current.status != .deleted else { throw DomainError.notFound("user") }
+        throw DomainError.conflict("invalid_status_change", "the account is \(current.status.rawValue)")
     }
 
     /// Creates an administrator (nobody registers as one): used by `marketplace users create-admin`.
     public func createAdmin(email rawEmail: String, password: String, name: String) async throws -> UserView {
-        guard let email = Credentials.normalizeEmail(rawEmail) else { throw Problem.validation("email is not a valid address") }
-        if let problem = Credentials.passwordProblem(password) { throw Problem.validation(problem) }
+        guard let email = Credentials.normalizeEmail(rawEmail) else { throw DomainError.validation("email is not a valid address") }
+        if let problem = Credentials.passwordProblem(password) { throw DomainError.validation(problem) }
         let cost = configuration.bcryptCost
         let hash = try await hashing.runIfActive { Bcrypt.hash(password, cost: cost) }
         let now = Date()
         let user = User(_id: UUID().uuidString.lowercased(), email: email, passwordHash: hash, name: Credentials.validName(name) ?? "Administrator",
                         role: .admin, status: .active, phone: nil, avatarURL: nil, addresses: [], createdAt: now, updatedAt: now)
         do { try await users.users.insert(user) } catch let error as MongoError where error.isDuplicateKey {
-            throw Problem.conflict("email_taken", "an account with this email already exists")
+            throw DomainError.conflict("email_taken", "an account with this email already exists")
         }
         return user.view
     }

@@ -1,6 +1,6 @@
 import Foundation
 import HummingbirdBcrypt
-import MarketplaceDomain
+import MarketplaceContracts
 import MarketplaceHTTP
 import MarketplaceMessaging
 import MarketplaceMongo
@@ -68,11 +68,11 @@ public final class IdentityService: Sendable {
     // MARK: registration and login
 
     public func register(email rawEmail: String, password: String, name rawName: String, role rawRole: String, traceparent: String?) async throws -> TokenPair {
-        guard let email = Credentials.normalizeEmail(rawEmail) else { throw Problem.validation("email is not a valid address") }
-        if let problem = Credentials.passwordProblem(password) { throw Problem(status: .unprocessableContent, code: "weak_password", title: "The password is refused", detail: problem) }
-        guard let name = Credentials.validName(rawName) else { throw Problem.validation("name must have 1 to 100 characters") }
+        guard let email = Credentials.normalizeEmail(rawEmail) else { throw DomainError.validation("email is not a valid address") }
+        if let problem = Credentials.passwordProblem(password) { throw DomainError(kind: .unprocessableContent, code: "weak_password", title: "The password is refused", detail: problem) }
+        guard let name = Credentials.validName(rawName) else { throw DomainError.validation("name must have 1 to 100 characters") }
         guard let role = Role(rawValue: rawRole), role != .admin else {
-            throw Problem.validation("role must be 'client' or 'provider'")
+            throw DomainError.validation("role must be 'client' or 'provider'")
         }
         let cost = configuration.bcryptCost
         let hash = try await hashing.runIfActive { Bcrypt.hash(password, cost: cost) }
@@ -85,10 +85,10 @@ public final class IdentityService: Sendable {
         do {
             try await mongo.withTransaction { session in
                 try session.collection(UserRepository.collectionName, as: User.self).insert(user)
-                try Outbox.append(event, to: IdentityEvents.usersTopic, in: session)
+                try Outbox.append(event, to: .users, in: session)
             }
         } catch let error as MongoError where error.isDuplicateKey {
-            throw Problem.conflict("email_taken", "an account with this email already exists")
+            throw DomainError.conflict("email_taken", "an account with this email already exists")
         }
         return try await issueTokens(for: user)
     }
@@ -96,7 +96,7 @@ public final class IdentityService: Sendable {
     public func login(email rawEmail: String, password: String, clientAddress: String) async throws -> TokenPair {
         let email = Credentials.normalizeEmail(rawEmail) ?? rawEmail.lowercased()
         if let retryAfter = try await throttle.retryAfter(email: email, address: clientAddress) {
-            throw Problem(status: .tooManyRequests, code: "too_many_attempts", title: "Too many failed logins",
+            throw DomainError(kind: .tooManyRequests, code: "too_many_attempts", title: "Too many failed logins",
                           detail: "try again later", retryAfter: retryAfter)
         }
         let user = try await users.find(email: email)
@@ -106,10 +106,10 @@ public final class IdentityService: Sendable {
         let matches = try await hashing.runIfActive { Bcrypt.verify(password, hash: stored ?? Self.dummyHash) }
         guard let user, matches, user.status != .deleted else {
             try await throttle.recordFailure(email: email, address: clientAddress)
-            throw Problem(status: .unauthorized, code: "invalid_credentials", title: "Wrong email or password")
+            throw DomainError(kind: .unauthorized, code: "invalid_credentials", title: "Wrong email or password")
         }
         guard user.status == .active else {
-            throw Problem(status: .forbidden, code: "account_suspended", title: "This account is suspended")
+            throw DomainError(kind: .forbidden, code: "account_suspended", title: "This account is suspended")
         }
         try await throttle.reset(email: email)
         return try await issueTokens(for: user)
@@ -120,14 +120,14 @@ public final class IdentityService: Sendable {
     public func refresh(_ refreshToken: String) async throws -> TokenPair {
         switch try await sessions.rotate(refreshToken) {
         case .unknown:
-            throw Problem(status: .unauthorized, code: "invalid_refresh_token", title: "The refresh token is not valid")
+            throw DomainError(kind: .unauthorized, code: "invalid_refresh_token", title: "The refresh token is not valid")
         case .reused:
-            throw Problem(status: .unauthorized, code: "refresh_token_reused",
+            throw DomainError(kind: .unauthorized, code: "refresh_token_reused",
                           title: "This refresh token was already used", detail: "the session has been revoked")
         case .rotated(let userID, _, let sessionID, let next):
             guard let user = try await users.find(id: userID), user.status == .active else {
                 try await sessions.revoke(sessionID)
-                throw Problem(status: .unauthorized, code: "invalid_refresh_token", title: "The refresh token is not valid")
+                throw DomainError(kind: .unauthorized, code: "invalid_refresh_token", title: "The refresh token is not valid")
             }
             let access = try await tokens.issue(userID: user._id, role: user.role, sessionID: sessionID)
             return TokenPair(user: user.view, accessToken: access, refreshToken: next, expiresIn: await tokens.lifetime)
@@ -149,7 +149,7 @@ public final class IdentityService: Sendable {
     /// The caller's account as response JSON, from the cache when it is there.
     public func meJSON(_ caller: Caller) async throws -> [UInt8] {
         if let cached = await viewCache.json(caller.userID) { return cached }
-        guard let user = try await users.find(id: caller.userID), user.status != .deleted else { throw Problem.notFound("user") }
+        guard let user = try await users.find(id: caller.userID), user.status != .deleted else { throw DomainError.notFound("user") }
         if let json = await viewCache.put(user.view) { return json }
         return try UserViewCache.encode(user.view)
     }
@@ -165,32 +165,32 @@ public final class IdentityService: Sendable {
         var set = BSONDocument()
         var fields: [String] = []
         if let name = change.name {
-            guard let valid = Credentials.validName(name) else { throw Problem.validation("name must have 1 to 100 characters") }
+            guard let valid = Credentials.validName(name) else { throw DomainError.validation("name must have 1 to 100 characters") }
             set["name"] = .string(valid); fields.append("name")
         }
         if let phone = change.phone {
-            guard phone.range(of: #"^\+?[0-9 ()-]{6,20}$"#, options: .regularExpression) != nil else { throw Problem.validation("phone is not a phone number") }
+            guard phone.range(of: #"^\+?[0-9 ()-]{6,20}$"#, options: .regularExpression) != nil else { throw DomainError.validation("phone is not a phone number") }
             set["phone"] = .string(phone); fields.append("phone")
         }
         if let avatar = change.avatarURL {
-            guard let url = URL(string: avatar), url.scheme == "https", url.host != nil else { throw Problem.validation("avatarURL must be an https URL") }
+            guard let url = URL(string: avatar), url.scheme == "https", url.host != nil else { throw DomainError.validation("avatarURL must be an https URL") }
             set["avatarURL"] = .string(avatar); fields.append("avatarURL")
         }
         if let addresses = change.addresses {
-            guard addresses.count <= 10 else { throw Problem.validation("at most 10 addresses") }
+            guard addresses.count <= 10 else { throw DomainError.validation("at most 10 addresses") }
             set["addresses"] = try BSONEncoder().encodeValue(addresses); fields.append("addresses")
         }
-        guard !fields.isEmpty else { throw Problem.validation("nothing to change") }
+        guard !fields.isEmpty else { throw DomainError.validation("nothing to change") }
         set["updatedAt"] = .date(Date())
         let event = try EventEnvelope(source: IdentityEvents.source, type: IdentityEvents.profileUpdated, aggregateID: caller.userID,
                                       payload: IdentityEvents.ProfileUpdated(userId: caller.userID, fields: fields), traceparent: traceparent)
         let updated: User? = try await mongo.withTransaction { [set] session in
             let user = try session.collection(UserRepository.collectionName, as: User.self)
                 .findOneAndUpdate(["_id": .string(caller.userID), "status": "active"], ["$set": .document(set)])
-            if user != nil { try Outbox.append(event, to: IdentityEvents.usersTopic, in: session) }
+            if user != nil { try Outbox.append(event, to: .users, in: session) }
             return user
         }
-        guard let updated else { throw Problem.notFound("user") }
+        guard let updated else { throw DomainError.notFound("user") }
         await viewCache.put(updated.view)
         return updated.view
     }
@@ -214,12 +214,12 @@ public struct IdentityTokenVerifier: AccessTokenVerifier {
             caller = known
         } else {
             let claims = try await tokens.verify(token)
-            guard let role = Role(rawValue: claims.role) else { throw Problem.invalidToken("unknown role") }
+            guard let role = Role(rawValue: claims.role) else { throw DomainError.invalidToken("unknown role") }
             caller = Caller(userID: claims.sub.value, role: role, sessionID: claims.sid)
             verified.remember(token, caller: caller, until: claims.exp.value)
         }
         // Revocation is never cached: the session must still exist, on every request.
-        guard try await sessions.isActive(caller.sessionID) else { throw Problem.invalidToken("the session has ended") }
+        guard try await sessions.isActive(caller.sessionID) else { throw DomainError.invalidToken("the session has ended") }
         return caller
     }
 }

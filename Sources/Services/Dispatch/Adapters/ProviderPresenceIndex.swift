@@ -1,4 +1,5 @@
 import Foundation
+import MarketplaceContracts
 import MarketplaceRedis
 
 /// Where online providers are, per category, in Redis: the index matching searches.

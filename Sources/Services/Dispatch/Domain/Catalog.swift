@@ -1,4 +1,5 @@
 import Foundation
+import MarketplaceContracts
 
 /// A kind of service providers offer ("plumbing"). The slug is the id and never changes;
 /// the name can be renamed; a retired category stays for history but is not offered.

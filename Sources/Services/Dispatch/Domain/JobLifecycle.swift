@@ -1,10 +1,10 @@
 import Foundation
-import MarketplaceMongo
+import MarketplaceContracts
 
 /// A job's state machine (no I/O): the assigned provider moves it forward one step at a time,
 /// `assigned → en_route → arrived → in_progress → completed`; the client or the provider may
 /// cancel it while it is active. Completed and cancelled are final.
-extension Job.Status {
+extension JobStatus {
     /// The only status a provider may move the job to from here; nil when the job is final.
     public var next: Job.Status? {
         switch self {
@@ -16,27 +16,8 @@ extension Job.Status {
         }
     }
 
-    /// Active jobs occupy their provider (no new offers) and keep the job's realtime channel open.
-    public var isActive: Bool { self != .completed && self != .cancelled }
-
-    public static let active: [Job.Status] = [.assigned, .enRoute, .arrived, .inProgress]
-
     /// The provider has set off: a client cancelling from here owes the cancellation fee.
     public var providerSetOff: Bool { self == .enRoute || self == .arrived || self == .inProgress }
-}
-
-/// Who did something to a job.
-public enum JobActor: String, Codable, Sendable { case client, provider, admin }
-
-/// Money as stored: an exact decimal and an ISO 4217 currency.
-public struct Money: Codable, Sendable, Equatable {
-    public var amount: Decimal128
-    public var currency: String
-
-    public init(amount: Decimal128, currency: String) {
-        self.amount = amount
-        self.currency = currency
-    }
 }
 
 /// The cancellation fee policy (docs/dispatch.md):
@@ -57,8 +38,7 @@ public struct CancellationPolicy: Sendable {
     public func fee(cancelledBy actor: JobActor, from status: Job.Status, budget: Money?) -> Money? {
         guard actor == .client, status.providerSetOff else { return nil }
         var amount = flatFee
-        if let budgetAmount = budget?.amount.decimal { amount = min(amount, budgetAmount) }
-        guard let stored = Decimal128(amount) else { return nil }
-        return Money(amount: stored, currency: budget?.currency ?? defaultCurrency)
+        if let budget { amount = min(amount, budget.amount) }
+        return Money(amount: amount, currency: budget?.currency ?? defaultCurrency)
     }
 }

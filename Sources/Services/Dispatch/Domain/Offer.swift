@@ -1,4 +1,5 @@
 import Foundation
+import MarketplaceContracts
 
 /// A job offered to one provider for one request. Offers go out in waves; exactly one can be
 /// accepted per request (compare-and-set on the request), the others are withdrawn.
@@ -32,7 +33,7 @@ public struct OfferView: Codable, Sendable, Equatable {
 
 /// The job a request becomes once a provider accepted; its status follows JobLifecycle.swift.
 public struct Job: Codable, Sendable, Equatable {
-    public enum Status: String, Codable, Sendable { case assigned, enRoute = "en_route", arrived, inProgress = "in_progress", completed, cancelled }
+    public typealias Status = JobStatus
 
     /// One transition, kept on the job for its timeline.
     public struct Step: Codable, Sendable, Equatable {

@@ -1,4 +1,5 @@
 import Foundation
+import MarketplaceContracts
 
 /// What matching knows about one candidate provider.
 public struct CandidateSignals: Sendable, Equatable {
@@ -52,7 +53,7 @@ public struct Ranking: Sendable {
         let rating = (5 - min(5, max(1, candidate.rating ?? 4))) / 4
         let acceptance = 1 - min(1, max(0, candidate.acceptanceRate))
         var price = 0.0
-        if let budget, let limit = budget.amount.decimal, limit > 0, let rate = candidate.hourlyRate, candidate.currency == budget.currency, rate > limit {
+        if let limit = budget?.amount, let budget, limit > 0, let rate = candidate.hourlyRate, candidate.currency == budget.currency, rate > limit {
             price = min(1, NSDecimalNumber(decimal: (rate - limit) / limit).doubleValue)
         }
         return distanceWeight * distance + ratingWeight * rating + acceptanceWeight * acceptance + priceWeight * price

@@ -1,4 +1,5 @@
 import Foundation
+import MarketplaceContracts
 
 /// A review of a completed job by one of its parties. Double-blind: a review stays hidden until
 /// both parties reviewed or the 7-day window closed, so that neither writes in reaction to the

@@ -1,5 +1,5 @@
 import Foundation
-import MarketplaceMongo
+import MarketplaceContracts
 
 /// A client's request for a service. Its status moves only forward:
 /// `searching → assigned` (an offer accepted), `searching → unfulfilled` (nobody accepted in time),
@@ -72,7 +72,7 @@ public struct ServiceRequestInput: Codable, Sendable {
         }
         if let budget {
             if budget.currency.range(of: "^[A-Z]{3}$", options: .regularExpression) == nil { return "budget.currency: an ISO 4217 code like EUR" }
-            guard let amount = budget.amount.decimal, amount > 0 else { return "budget.amount: a positive amount" }
+            guard budget.amount > 0 else { return "budget.amount: a positive amount" }
         }
         return nil
     }

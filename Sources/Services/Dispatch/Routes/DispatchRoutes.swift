@@ -1,3 +1,4 @@
+import MarketplaceContracts
 import Foundation
 import Hummingbird
 import MarketplaceHTTP
@@ -42,15 +43,15 @@ public enum DispatchRoutes {
             let parameters = request.uri.queryParameters
             var status: ServiceRequest.Status?
             if let text = parameters.get("status") {
-                guard let value = ServiceRequest.Status(rawValue: text) else { throw Problem.invalidParameter("status", "searching, assigned, cancelled or unfulfilled") }
+                guard let value = ServiceRequest.Status(rawValue: text) else { throw DomainError.invalidParameter("status", "searching, assigned, cancelled or unfulfilled") }
                 status = value
             }
             let page = try parameters.get("page").map { text -> Int in
-                guard let value = Int(text), value >= 1 else { throw Problem.invalidParameter("page", "an integer from 1") }
+                guard let value = Int(text), value >= 1 else { throw DomainError.invalidParameter("page", "an integer from 1") }
                 return value
             } ?? 1
             let limit = try parameters.get("limit").map { text -> Int in
-                guard let value = Int(text), (1...100).contains(value) else { throw Problem.invalidParameter("limit", "an integer from 1 to 100") }
+                guard let value = Int(text), (1...100).contains(value) else { throw DomainError.invalidParameter("limit", "an integer from 1 to 100") }
                 return value
             } ?? 20
             return try jsonResponse(try await service.myRequests(caller, status: status, page: page, limit: limit))
@@ -81,7 +82,7 @@ public enum DispatchRoutes {
         jobs.get { request, context in
             let caller = try context.requireCaller()
             let active = try request.uri.queryParameters.get("active").map { text -> Bool in
-                guard let value = Bool(text) else { throw Problem.invalidParameter("active", "true or false") }
+                guard let value = Bool(text) else { throw DomainError.invalidParameter("active", "true or false") }
                 return value
             }
             return try jsonResponse(try await service.myJobs(caller, active: active))
@@ -93,7 +94,7 @@ public enum DispatchRoutes {
             let caller = try context.requireCaller()
             let body = try await request.decodeJSON(StatusRequest.self, context: context)
             guard let target = Job.Status(rawValue: body.status), target != .cancelled, target != .assigned else {
-                throw Problem.validation("status: en_route, arrived, in_progress or completed (cancel with POST /v1/jobs/{id}/cancel)")
+                throw DomainError.validation("status: en_route, arrived, in_progress or completed (cancel with POST /v1/jobs/{id}/cancel)")
             }
             return try jsonResponse(try await service.advanceJob(caller, id: try context.parameters.require("id"), to: target,
                                                                  traceparent: request.traceparent))

@@ -1,4 +1,5 @@
 import Foundation
+import MarketplaceContracts
 import MarketplaceRedis
 
 /// Failed logins counted in Redis per account and per client address, in a fixed window.

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import MarketplaceContracts
 import MarketplaceHTTP
 import MarketplaceRedis
 

@@ -1,3 +1,4 @@
+import MarketplaceContracts
 import Foundation
 import JWTKit
 import MarketplaceHTTP
@@ -120,11 +121,11 @@ public actor TokenService {
             claims = try await keys.verify(token, as: AccessClaims.self)
         } catch let error as JWTError {
             if error.errorType == .unknownKID { throw error }
-            throw Problem.invalidToken(Self.describe(error))
+            throw DomainError.invalidToken(Self.describe(error))
         } catch {
-            throw Problem.invalidToken("malformed token")
+            throw DomainError.invalidToken("malformed token")
         }
-        guard claims.iss.value == Self.issuer else { throw Problem.invalidToken("wrong issuer") }
+        guard claims.iss.value == Self.issuer else { throw DomainError.invalidToken("wrong issuer") }
         return claims
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import MarketplaceContracts
 import MarketplaceMongo
 
 /// Users in MongoDB. The unique index on `email` is what makes two racing registrations with one

@@ -1,4 +1,5 @@
 import Foundation
+import MarketplaceContracts
 import MarketplaceRedis
 
 /// The API view of users, cached in Redis as the exact JSON of `GET /v1/users/me` (MongoDB and

@@ -1,4 +1,5 @@
 import Foundation
+import MarketplaceContracts
 
 /// Rules for what a user may submit. Pure functions: the domain knows no I/O.
 public enum Credentials {

@@ -1,4 +1,5 @@
 import Foundation
+import MarketplaceContracts
 import MarketplaceMongo
 
 /// What a provider offers. Stored in `provider_profiles` under the provider's user id.

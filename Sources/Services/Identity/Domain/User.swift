@@ -1,7 +1,5 @@
 import Foundation
-import MarketplaceHTTP
-
-public typealias Role = Caller.Role
+import MarketplaceContracts
 
 public enum UserStatus: String, Codable, Sendable { case active, suspended, deleted }
 

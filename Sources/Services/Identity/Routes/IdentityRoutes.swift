@@ -1,3 +1,4 @@
+import MarketplaceContracts
 import Foundation
 import Hummingbird
 import MarketplaceHTTP
@@ -90,7 +91,7 @@ public enum IdentityRoutes {
 
     /// Parses the admin list's query; a bad parameter is a 400 that names it.
     static func userQuery(_ parameters: Parameters) throws -> IdentityService.UserQuery {
-        let bad = Problem.invalidParameter
+        let bad = DomainError.invalidParameter
         var query = IdentityService.UserQuery()
         if let role = parameters.get("role") {
             guard let value = Role(rawValue: role) else { throw bad("role", "admin, provider or client") }

@@ -1,4 +1,5 @@
 import Foundation
+import MarketplaceContracts
 import MarketplaceRedis
 
 /// Per-channel history in Redis streams, the source of recovery.

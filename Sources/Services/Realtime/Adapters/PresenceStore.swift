@@ -1,4 +1,5 @@
 import Foundation
+import MarketplaceContracts
 import MarketplaceRedis
 
 /// Who is subscribed to a channel, across gateway nodes, in Redis:

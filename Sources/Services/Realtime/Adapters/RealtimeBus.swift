@@ -1,14 +1,13 @@
 import Foundation
-import MarketplaceDomain
+import MarketplaceContracts
 import MarketplaceKafka
 import MarketplaceMessaging
 
 /// The fan-out topic: every publication, join, leave and access revocation is a CloudEvent on
-/// `marketplace.realtime-publications.v1`, keyed by channel (so one channel's records keep their order in one
+/// `Topic.realtimePublications`, keyed by channel (so one channel's records keep their order in one
 /// partition). Services and gateway nodes write here; every gateway node reads everything and
 /// delivers to its own subscribers. A client's publish is acknowledged only once Kafka has it.
 public enum RealtimeBus {
-    public static let topic = "marketplace.realtime-publications.v1"
     public static let source = "/services/realtime"
 
     public enum Kind: String, Sendable {
@@ -61,9 +60,10 @@ public struct RealtimePublisher: Sendable {
     public let producer: KafkaProducer
     public let topic: String
 
-    public init(producer: KafkaProducer, topicPrefix: String = "") {
+    /// Writes to this environment's fan-out topic.
+    public init(producer: KafkaProducer, topics: TopicNames) {
         self.producer = producer
-        self.topic = topicPrefix + RealtimeBus.topic
+        self.topic = topics.name(.realtimePublications)
     }
 
     public func publish(_ channel: RealtimeChannel, data: [UInt8], info: ClientInfo? = nil, traceparent: String? = nil) async throws {

@@ -1,3 +1,4 @@
+import MarketplaceContracts
 /// The gateway's channels. A name is `<namespace>:<id>`; the namespace decides who may
 /// subscribe and publish (ChannelPolicy) and how publications are delivered.
 ///

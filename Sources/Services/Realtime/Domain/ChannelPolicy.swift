@@ -1,22 +1,7 @@
+import MarketplaceContracts
+
 /// Who may subscribe to and publish on a channel (no I/O: the job's parties and state are
 /// looked up by the caller through `JobAccessDirectory`).
-public struct JobAccess: Sendable, Equatable {
-    public var clientId: String
-    public var providerId: String
-    public var active: Bool
-
-    public init(clientId: String, providerId: String, active: Bool) {
-        self.clientId = clientId
-        self.providerId = providerId
-        self.active = active
-    }
-}
-
-/// The job facts the gateway needs; the Dispatch service's `jobs` collection answers it.
-public protocol JobAccessDirectory: Sendable {
-    func access(toJob id: String) async throws -> JobAccess?
-}
-
 public enum ChannelPolicy {
     public static func maySubscribe(user: String, to channel: RealtimeChannel, job: JobAccess?) -> Bool {
         switch channel {

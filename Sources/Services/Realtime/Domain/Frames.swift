@@ -1,4 +1,5 @@
 import Foundation
+import MarketplaceContracts
 
 /// Who published: the protocol's ClientInfo (user id and connection id).
 public struct ClientInfo: Sendable, Equatable, Codable {

@@ -1,3 +1,4 @@
+import MarketplaceContracts
 /// Error and disconnect codes of the Centrifugo client protocol, with the meanings the SDKs give
 /// them: errors 100-112 answer one command; disconnect codes 3000-3499 let the client reconnect,
 /// 3500-3999 are terminal (reconnecting cannot help); unsubscribe codes below 2500 are terminal.

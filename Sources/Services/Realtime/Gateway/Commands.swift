@@ -1,6 +1,5 @@
 import Foundation
-import MarketplaceDispatch
-import MarketplaceDomain
+import MarketplaceContracts
 import MarketplaceHTTP
 
 /// The protocol's commands. A failed command gets an error reply and the connection goes on;
@@ -199,7 +198,7 @@ extension RealtimeGateway {
             do {
                 try await events.publish(try EventEnvelope(source: RealtimeBus.source, type: DispatchEvents.locationUpdated,
                                                            aggregateID: caller.userID, payload: location),
-                                         to: configuration.topicPrefix + DispatchEvents.locationsTopic)
+                                         to: .providerLocations)
             } catch {
                 // The position reached the job's channel; matching gets the next one.
                 logger.warning("location event not published: \(error)", metadata: ["provider": "\(caller.userID)"])

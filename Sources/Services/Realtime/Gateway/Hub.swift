@@ -1,3 +1,4 @@
+import MarketplaceContracts
 import Synchronization
 
 /// This node's subscribers per channel. Delivery renders a publication's frame once and appends

@@ -1,4 +1,5 @@
 import Foundation
+import MarketplaceContracts
 
 /// The gateway's limits and timings.
 public struct RealtimeConfiguration: Sendable {
@@ -6,7 +7,6 @@ public struct RealtimeConfiguration: Sendable {
     public var port: Int
     /// Identifies this node's Kafka consumer group (each node reads every record).
     public var nodeID: String
-    public var topicPrefix: String
     /// Largest WebSocket message accepted; bigger ones end the connection with 3501.
     public var maxMessageBytes: Int
     public var maxSubscriptions: Int
@@ -25,14 +25,13 @@ public struct RealtimeConfiguration: Sendable {
     public var historyTTL: Duration
 
     public init(host: String = "127.0.0.1", port: Int = 8001, nodeID: String = ProcessInfo.processInfo.hostName + "-" + String(getpid()),
-                topicPrefix: String = "", maxMessageBytes: Int = 65_536, maxSubscriptions: Int = 128,
+                maxMessageBytes: Int = 65_536, maxSubscriptions: Int = 128,
                 commandsPerSecond: Double = 50, commandBurst: Double = 100, maxQueuedBytes: Int = 1 << 20, slowConsumerAfter: Duration = .seconds(3),
                 pingInterval: Duration = .seconds(25), connectTimeout: Duration = .seconds(10), presenceTTL: TimeInterval = 60,
                 historySize: Int = 100, historyTTL: Duration = .seconds(600)) {
         self.host = host
         self.port = port
         self.nodeID = nodeID
-        self.topicPrefix = topicPrefix
         self.maxMessageBytes = maxMessageBytes
         self.maxSubscriptions = maxSubscriptions
         self.commandsPerSecond = commandsPerSecond

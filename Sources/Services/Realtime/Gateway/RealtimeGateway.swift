@@ -2,8 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdCore
 import Logging
-import MarketplaceDispatch
-import MarketplaceDomain
+import MarketplaceContracts
 import MarketplaceHTTP
 import MarketplaceKafka
 import MarketplaceMessaging
@@ -50,7 +49,7 @@ public final class RealtimeGateway: Service, Sendable {
 
     public init(configuration: RealtimeConfiguration, verifier: any AccessTokenVerifier, jobs: any JobAccessDirectory,
                 history: ChannelHistory, presence: PresenceStore, publisher: RealtimePublisher, events: any EventPublisher,
-                kafka: KafkaClientConfiguration, routes: @escaping @Sendable (Router<AppRequestContext>, RealtimeGateway) -> Void = { _, _ in },
+                kafka: KafkaClientConfiguration, topics: TopicNames, routes: @escaping @Sendable (Router<AppRequestContext>, RealtimeGateway) -> Void = { _, _ in },
                 logger: Logger = Logger(label: "realtime.gateway")) {
         self.configuration = configuration
         self.verifier = verifier
@@ -64,7 +63,7 @@ public final class RealtimeGateway: Service, Sendable {
         // Every node reads everything: a group of its own. Committed offsets let a restarted node
         // with the same id resume (and fill history); a new node starts at the end.
         self.consumerConfiguration = KafkaConsumerConfiguration(
-            client: kafka, groupID: configuration.topicPrefix + "realtime-gateway-\(configuration.nodeID)", topics: [publisher.topic],
+            client: kafka, groupID: topics.group("realtime-gateway-\(configuration.nodeID)"), topics: [publisher.topic],
             autoOffsetReset: .earliest, fetchWaitMaxMillis: 10, gatherMillis: 0)
     }
 

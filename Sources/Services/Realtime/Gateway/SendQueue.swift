@@ -1,3 +1,4 @@
+import MarketplaceContracts
 import Synchronization
 
 /// A connection's bounded send queue. Deliveries never wait for a client: they append here, and

@@ -1,4 +1,5 @@
 import Foundation
+import MarketplaceContracts
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore

@@ -1,25 +1,21 @@
 import Foundation
-import MarketplaceDomain
-import MarketplaceMongo
 
-/// Events about providers' presence, on `marketplace.provider-locations.v1`, keyed by provider.
+/// Events the Dispatch service publishes: providers' presence on `Topic.providerLocations`
+/// (keyed by provider; the realtime gateway publishes location updates too), requests on
+/// `Topic.serviceRequests`, offers on `Topic.offers`, jobs on `Topic.jobs`, reviews on `Topic.reviews`.
 public enum DispatchEvents {
     public static let source = "/services/dispatch"
-    public static let locationsTopic = "marketplace.provider-locations.v1"
     public static let locationUpdated: EventType = "marketplace.provider.location-updated.v1"
     public static let availabilityChanged: EventType = "marketplace.provider.availability-changed.v1"
 
-    public static let requestsTopic = "marketplace.service-requests.v1"
     public static let requestCreated: EventType = "marketplace.request.created.v1"
     public static let requestCancelled: EventType = "marketplace.request.cancelled.v1"
 
-    public static let offersTopic = "marketplace.offers.v1"
     public static let offerSent: EventType = "marketplace.offer.sent.v1"
     public static let offerAccepted: EventType = "marketplace.offer.accepted.v1"
     public static let offerWithdrawn: EventType = "marketplace.offer.withdrawn.v1"
     public static let offerExpired: EventType = "marketplace.offer.expired.v1"
     public static let requestUnfulfilled: EventType = "marketplace.request.unfulfilled.v1"
-    public static let reviewsTopic = "marketplace.reviews.v1"
     public static let reviewPublished: EventType = "marketplace.review.published.v1"
 
     public struct ReviewPublished: Codable, Sendable, Equatable {
@@ -28,9 +24,16 @@ public enum DispatchEvents {
         public var authorRole: JobActor
         public var subjectId: String
         public var rating: Int
+
+        public init(jobId: String, authorId: String, authorRole: JobActor, subjectId: String, rating: Int) {
+            self.jobId = jobId
+            self.authorId = authorId
+            self.authorRole = authorRole
+            self.subjectId = subjectId
+            self.rating = rating
+        }
     }
 
-    public static let jobsTopic = "marketplace.jobs.v1"
     public static let jobAssigned: EventType = "marketplace.job.assigned.v1"
     /// Every transition after `assigned`, cancellations included (realtime, notifications, analytics).
     public static let jobStatusChanged: EventType = "marketplace.job.status-changed.v1"
@@ -40,12 +43,25 @@ public enum DispatchEvents {
         public var requestId: String
         public var clientId: String
         public var providerId: String
-        public var from: Job.Status
-        public var to: Job.Status
+        public var from: JobStatus
+        public var to: JobStatus
         public var by: JobActor
         public var reason: String?
         public var fee: Money?
         public var at: Date
+
+        public init(jobId: String, requestId: String, clientId: String, providerId: String, from: JobStatus, to: JobStatus, by: JobActor, reason: String? = nil, fee: Money? = nil, at: Date) {
+            self.jobId = jobId
+            self.requestId = requestId
+            self.clientId = clientId
+            self.providerId = providerId
+            self.from = from
+            self.to = to
+            self.by = by
+            self.reason = reason
+            self.fee = fee
+            self.at = at
+        }
     }
 
     public struct OfferEvent: Codable, Sendable, Equatable {
@@ -53,6 +69,13 @@ public enum DispatchEvents {
         public var requestId: String
         public var providerId: String
         public var wave: Int
+
+        public init(offerId: String, requestId: String, providerId: String, wave: Int) {
+            self.offerId = offerId
+            self.requestId = requestId
+            self.providerId = providerId
+            self.wave = wave
+        }
     }
 
     public struct JobAssigned: Codable, Sendable, Equatable {
@@ -60,6 +83,13 @@ public enum DispatchEvents {
         public var requestId: String
         public var clientId: String
         public var providerId: String
+
+        public init(jobId: String, requestId: String, clientId: String, providerId: String) {
+            self.jobId = jobId
+            self.requestId = requestId
+            self.clientId = clientId
+            self.providerId = providerId
+        }
     }
 
     public struct RequestCreated: Codable, Sendable, Equatable {
@@ -86,8 +116,8 @@ public enum DispatchEvents {
 
         /// The budget as money, when the request has one.
         public var budgetMoney: Money? {
-            guard let budget, let currency, let amount = Decimal128(budget) else { return nil }
-            return Money(amount: amount, currency: currency)
+            guard let budget, let currency else { return nil }
+            return Money(budget, currency: currency)
         }
     }
 
@@ -95,6 +125,12 @@ public enum DispatchEvents {
         public var requestId: String
         public var clientId: String
         public var reason: String?
+
+        public init(requestId: String, clientId: String, reason: String? = nil) {
+            self.requestId = requestId
+            self.clientId = clientId
+            self.reason = reason
+        }
     }
 
     public struct LocationUpdated: Codable, Sendable, Equatable {

@@ -1,9 +1,3 @@
-/// Publishes events. Services depend on this port; Messaging implements it (directly on Kafka
-/// or through the outbox).
-public protocol EventPublisher: Sendable {
-    func publish(_ event: EventEnvelope, to topic: String) async throws
-}
-
 /// The W3C trace context of the current operation (`traceparent`).
 public struct TraceParent: Sendable, Hashable, CustomStringConvertible {
     public var traceID: String

@@ -4,10 +4,13 @@ import Logging
 import MarketplaceIdentity
 import MarketplaceRealtime
 import MarketplaceBench
+import MarketplaceMessaging
 import MarketplacePlatform
 
+@main
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "marketplace-bench",
         abstract: "Benchmarks: our adapters against the raw C libraries, same servers, same run (figures in docs/benchmarks.md).",
         subcommands: [KafkaBench.self, MongoBench.self, RealtimeBench.self, FanOutCeilingBench.self, DispatchBench.self])
 
@@ -37,7 +40,7 @@ struct Bench: AsyncParsableCommand {
         @Option var partitions = 4
         @Option var rounds = 3
         func run() async throws {
-            let configuration = try await loadConfiguration()
+            let configuration = try await PlatformConfiguration.load()
             let results = try await KafkaBenchmark(brokers: configuration.kafkaBrokers, messages: messages, messageSize: size,
                                                    partitions: partitions, rounds: rounds).run()
             Bench.report(results)
@@ -49,7 +52,7 @@ struct Bench: AsyncParsableCommand {
         @Option var operations = 2_000
         @Option var rounds = 3
         func run() async throws {
-            let configuration = try await loadConfiguration()
+            let configuration = try await PlatformConfiguration.load()
             Bench.report(try await MongoBenchmark(uri: configuration.mongoURI, operations: operations, rounds: rounds).run())
         }
     }
@@ -57,7 +60,7 @@ struct Bench: AsyncParsableCommand {
     struct RealtimeBench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "realtime",
-            abstract: "Load for a running gateway (`worker realtime-gateway`): connections and RSS, deliveries/s, end-to-end latency.")
+            abstract: "Load for a running gateway (`marketplace worker realtime-gateway`): connections and RSS, deliveries/s, end-to-end latency.")
         @Option(help: "The gateway's WebSocket endpoint.") var url = "ws://127.0.0.1:8001/connection/websocket"
         @Option(help: "The gateway process, to read its RSS.") var gatewayPid: Int32?
         @Option var connections = 10_000
@@ -73,14 +76,14 @@ struct Bench: AsyncParsableCommand {
         @Option(help: "linger.ms of the latency phase's producer (5, as the platform's producers).") var lingerMs = 5
 
         func run() async throws {
-            let configuration = try await loadConfiguration()
+            let configuration = try await PlatformConfiguration.load()
             let platform = try Platform(configuration: configuration, logger: Logger(label: "bench"))
             let identity = IdentityService(mongo: platform.mongo, redis: platform.redis)
             try await identity.prepare()
             let account = try await identity.register(email: "bench-\(UUID().uuidString.prefix(8).lowercased())@example.com",
                                                       password: "correct horse battery", name: "Bench", role: "client", traceparent: nil)
             let bench = RealtimeBenchmark(url: url, token: account.accessToken, channel: "user:\(account.user.id)",
-                                          brokers: configuration.kafkaBrokers, topic: configuration.kafkaTopicPrefix + RealtimeBus.topic,
+                                          brokers: configuration.kafkaBrokers, topic: TopicNames(prefix: configuration.kafkaTopicPrefix).name(.realtimePublications),
                                           gatewayPID: gatewayPid, ceilingURL: ceilingUrl)
             print(Bench.machine)
             if connections > 0 { try await bench.connections(connections, hold: .seconds(holdSeconds)) }
@@ -104,7 +107,7 @@ struct Bench: AsyncParsableCommand {
     struct FanOutCeilingBench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "fanout-ceiling",
-            abstract: "A bare NIO WebSocket fan-out server: the ceiling `bench realtime --ceiling-url` compares deliveries/s with.")
+            abstract: "A bare NIO WebSocket fan-out server: the ceiling `realtime --ceiling-url` compares deliveries/s with.")
         @Option var port = 18190
         @Option var publications = 200
 
@@ -121,7 +124,7 @@ struct Bench: AsyncParsableCommand {
         @Option var requests = 200
 
         func run() async throws {
-            let configuration = try await loadConfiguration()
+            let configuration = try await PlatformConfiguration.load()
             let platform = try Platform(configuration: configuration, logger: Logger(label: "bench"))
             let bench = DispatchBenchmark(platform: platform, requests: requests)
             print(Bench.machine)

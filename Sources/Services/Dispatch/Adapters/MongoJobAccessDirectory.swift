@@ -1,13 +1,15 @@
 import Foundation
+import MarketplaceContracts
 import MarketplaceMongo
 
-/// Reads job parties and state from the Dispatch service's `jobs` collection.
+/// Dispatch's answer to "who may see this job": its parties and whether it is still active, from
+/// Dispatch's own `jobs` collection. Provided to other modules as their `JobAccessDirectory`.
 public struct MongoJobAccessDirectory: JobAccessDirectory {
     struct JobDocument: Codable, Sendable {
         var _id: String
         var clientId: String
         var providerId: String
-        var status: String
+        var status: JobStatus
     }
 
     let mongo: MongoClient
@@ -15,6 +17,6 @@ public struct MongoJobAccessDirectory: JobAccessDirectory {
 
     public func access(toJob id: String) async throws -> JobAccess? {
         guard let job = try await mongo.collection("jobs", as: JobDocument.self).findOne(["_id": .string(id)]) else { return nil }
-        return JobAccess(clientId: job.clientId, providerId: job.providerId, active: job.status != "completed" && job.status != "cancelled")
+        return JobAccess(clientId: job.clientId, providerId: job.providerId, active: job.status.isActive)
     }
 }

@@ -1,39 +1,16 @@
 import Foundation
-import Logging
-import MarketplaceDispatch
-import MarketplaceDomain
-import MarketplaceKafka
-import MarketplaceMessaging
-import ServiceLifecycle
+import MarketplaceContracts
 
 /// Turns domain events into what clients see: offers reach the provider's `user:` channel, job
 /// events reach `job:<id>` and both parties' `user:` channels, and a job that completes or is
 /// cancelled has its channels revoked (subscribers get an unsubscribe push). One consumer group
-/// for all instances; the data is `{"type": <event type>, "data": <event data>}`.
-public struct RealtimeBridge: Service {
-    let publisher: RealtimePublisher
-    let consumer: KafkaConsumerConfiguration
-    let deadLetter: KafkaConsumerService.DeadLetter?
-    let logger: Logger
-
-    public init(publisher: RealtimePublisher, kafka: KafkaClientConfiguration, topicPrefix: String, groupID: String = "realtime-bridge",
-                deadLetter: KafkaConsumerService.DeadLetter? = nil, logger: Logger = Logger(label: "realtime.bridge")) {
-        self.publisher = publisher
-        self.consumer = KafkaConsumerConfiguration(client: kafka, groupID: groupID,
-                                                   topics: [topicPrefix + DispatchEvents.offersTopic, topicPrefix + DispatchEvents.jobsTopic],
-                                                   fetchWaitMaxMillis: 20)
-        self.deadLetter = deadLetter
-        self.logger = logger
-    }
-
-    public func run() async throws {
-        let publisher = self.publisher
-        try await KafkaConsumerService(configuration: consumer, deadLetter: deadLetter, logger: logger) { record in
-            let event = try CloudEventsKafka.event(from: record)
-            let records = try Self.records(for: event)
-            guard !records.isEmpty else { return }
-            try await publisher.sendBatch(records, traceparent: event.traceparent)
-        }.run()
+/// for all instances (the `realtime-bridge` worker); the data is `{"type": <event type>, "data": <event data>}`.
+public enum RealtimeBridge {
+    /// Publishes what `event` becomes; nothing for events clients do not see.
+    public static func handle(_ event: EventEnvelope, publisher: RealtimePublisher) async throws {
+        let records = try records(for: event)
+        guard !records.isEmpty else { return }
+        try await publisher.sendBatch(records, traceparent: event.traceparent)
     }
 
     /// What one domain event becomes on the fan-out topic (pure: tested without Kafka).

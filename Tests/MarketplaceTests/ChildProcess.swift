@@ -39,4 +39,13 @@ final class ChildProcess: Sendable {
         let python = DeploymentFilesTests.root.appendingPathComponent(".stack/venv/bin/python").path
         return try await ChildProcess([python] + arguments).exitStatus()
     }
+
+    /// Runs `argv` to its end with standard output and error in a file: the status and what it printed.
+    static func capture(_ argv: [String]) async throws -> (status: Int32, output: String) {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("child-\(UUID()).out").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        func quote(_ word: String) -> String { "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        let status = try await ChildProcess(["/bin/sh", "-c", argv.map(quote).joined(separator: " ") + " >\(quote(path)) 2>&1"]).exitStatus()
+        return (status, (try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
+    }
 }

@@ -13,23 +13,56 @@ struct DeploymentFilesTests {
             .filter { $0.pathExtension == ext }
     }
 
-    @Test("every Kubernetes manifest parses and names its kind; every worker has a Deployment with probes")
-    func kubernetesManifests() throws {
-        var workerArgs: Set<String> = []
-        for file in try Self.files("k8s", "yaml") {
-            for document in try Yams.load_all(yaml: String(contentsOf: file, encoding: .utf8)) {
-                let object = try #require(document as? [String: Any], "\(file.lastPathComponent)")
-                #expect(object["apiVersion"] is String && object["kind"] is String, "\(file.lastPathComponent)")
-                guard object["kind"] as? String == "Deployment",
-                      let spec = object["spec"] as? [String: Any], let template = spec["template"] as? [String: Any],
-                      let podSpec = template["spec"] as? [String: Any], let containers = podSpec["containers"] as? [[String: Any]] else { continue }
-                for container in containers {
-                    #expect(container["livenessProbe"] != nil && container["readinessProbe"] != nil, "\(file.lastPathComponent) needs probes")
-                    if let args = container["args"] as? [String], args.first == "worker" { workerArgs.insert(args[1]) }
+    /// The executable's subcommands at `path` (`[]`: the root), from its own help.
+    static func subcommands(_ path: [String]) async throws -> Set<String> {
+        let binary = root.appendingPathComponent(".build/debug/marketplace").path
+        let help = try await ChildProcess.capture([binary] + path + ["--help"])
+        #expect(help.status == 0, "marketplace \(path.joined(separator: " ")) --help: \(help.output)")
+        guard let section = help.output.components(separatedBy: "SUBCOMMANDS:").dropFirst().first else { return [] }
+        return Set(section.split(separator: "\n").compactMap { line in
+            line.hasPrefix("  ") && !line.hasPrefix("   ") ? line.split(separator: " ").first.map(String.init) : nil
+        })
+    }
+
+    @Test("kubectl kustomize k8s/ renders a valid deployment: every worker of every module has a Deployment with probes, each runs a real subcommand")
+    func kubernetesManifests() async throws {
+        let rendered = try await ChildProcess.capture(["/usr/bin/env", "kubectl", "kustomize", Self.root.appendingPathComponent("k8s").path])
+        try #require(rendered.status == 0, "kubectl kustomize k8s/ failed: \(rendered.output)")
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("k8s-\(UUID()).yaml").path
+        try rendered.output.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let validator = Self.root.appendingPathComponent(".stack/venv/bin/kubernetes-validate").path
+        let validation = try await ChildProcess.capture([validator, "--strict", "--quiet", path])
+        #expect(validation.status == 0, "kubernetes-validate: \(validation.output)")
+
+        let root = try await Self.subcommands([])
+        var commands: [[String]] = []
+        var workerArgs: [String] = []
+        for document in try Yams.load_all(yaml: rendered.output) {
+            let object = try #require(document as? [String: Any])
+            let kind = object["kind"] as? String
+            guard kind == "Deployment" || kind == "Job", let spec = object["spec"] as? [String: Any],
+                  let template = spec["template"] as? [String: Any], let podSpec = template["spec"] as? [String: Any],
+                  let containers = podSpec["containers"] as? [[String: Any]] else { continue }
+            for container in containers {
+                let args = try #require(container["args"] as? [String], "\(object["metadata"] ?? "?") has no args")
+                commands.append(args)
+                if kind == "Deployment" {
+                    #expect(container["livenessProbe"] != nil && container["readinessProbe"] != nil, "\(args) needs probes")
                 }
+                if args.first == "worker" { workerArgs.append(args[1]) }
             }
         }
-        #expect(workerArgs == Set(MarketplaceApp.workers.map(\.name)), "every worker has a Deployment")
+        // Each Deployment's and Job's args name a real subcommand (and a real worker).
+        for args in commands {
+            let command = try #require(args.first)
+            #expect(root.contains(command), "\(args): no subcommand \(command)")
+            let nested = try await Self.subcommands([command])
+            if !nested.isEmpty, args.count > 1 { #expect(nested.contains(args[1]), "\(args): no subcommand \(command) \(args[1])") }
+        }
+        let workers = MarketplaceApp.workers.map(\.name)
+        #expect(workerArgs.sorted() == workers.sorted(), "one Deployment per worker of every module")
+        #expect(commands.contains(["serve"]), "the API has a Deployment")
     }
 
     @Test("the Prometheus rules and the Grafana dashboard parse and use metrics the platform exports")

@@ -33,6 +33,86 @@ struct OpenAPITests {
         await DispatchTests.close(h)
     }
 
+    @Test("an undeclared method on a known path answers 405 with Allow; an unknown path stays 404")
+    func methodNotAllowed() async throws {
+        let h = try await DispatchTests.harness()
+        try await h.app.test(.router) { client in
+            for (method, path, allow) in [(HTTPRequest.Method.delete, "/v1/auth/login", "POST"), (.post, "/v1/providers/some-id", "GET"),
+                                          (.put, "/v1/jobs/some-id/reviews", "GET, POST"), (.patch, "/health/ready", "GET")] {
+                try await client.execute(uri: path, method: method) { response in
+                    #expect(response.status == .methodNotAllowed, "\(method) \(path)")
+                    #expect(response.headers[.allow] == allow, "\(method) \(path)")
+                    #expect(response.headers[.contentType] == "application/problem+json")
+                    #expect((try? IdentityTests.problem(response).code) == "method_not_allowed")
+                }
+            }
+            try await client.execute(uri: "/v1/no-such-thing", method: .get) { #expect($0.status == .notFound) }
+        }
+        await DispatchTests.close(h)
+    }
+
+    @Test("what the server refuses, the document refuses too: refused bodies fail their schema")
+    func documentSaysWhatTheServerValidates() async throws {
+        let h = try await DispatchTests.harness()
+        let refusedJSON: Data = try await h.app.test(.router) { client in
+            var refused: [[String: Any]] = []
+            let (admin, category) = try await DispatchTests.adminAndCategory(h, client)
+            let customer = try await IdentityTests.register(client, email: IdentityTests.email())
+            let provider = try await IdentityTests.register(client, email: IdentityTests.email(), role: "provider")
+            let request: [String: Any] = ["categoryId": category, "location": ["lat": 38.72, "lng": -9.14], "address": "Rua 1", "description": "Leak",
+                                          "budget": ["amount": "80.00", "currency": "EUR"]]
+            func with(_ base: [String: Any], _ key: String, _ value: Any) -> [String: Any] { var copy = base; copy[key] = value; return copy }
+            let register: [String: Any] = ["email": IdentityTests.email(), "password": "correct horse battery", "name": "Ana", "role": "client"]
+            var profile = IdentityAccountTests.profile
+            profile["categories"] = [String]()
+            let cases: [(String, String, HTTPRequest.Method, String?, [String: Any])] = [
+                ("RegisterRequest", "/v1/auth/register", .post, nil, with(register, "name", "")),
+                ("RegisterRequest", "/v1/auth/register", .post, nil, with(register, "name", "   ")),
+                ("RegisterRequest", "/v1/auth/register", .post, nil, with(register, "email", "not-an-address")),
+                ("RegisterRequest", "/v1/auth/register", .post, nil, with(register, "password", "short")),
+                ("ServiceRequestInput", "/v1/requests", .post, customer.accessToken, with(request, "budget", ["amount": "80.00", "currency": ""])),
+                ("ServiceRequestInput", "/v1/requests", .post, customer.accessToken, with(request, "budget", ["amount": "0", "currency": "EUR"])),
+                ("ServiceRequestInput", "/v1/requests", .post, customer.accessToken, with(request, "address", "")),
+                ("CategoryInput", "/v1/categories", .post, admin, ["slug": TestServers.unique("c"), "name": ""]),
+                ("CategoryInput", "/v1/categories", .post, admin, ["name": "No slug"]),
+                ("ProfileChange", "/v1/users/me", .patch, customer.accessToken, [:]),
+                ("ProviderProfileInput", "/v1/providers/me/profile", .put, provider.accessToken, profile),
+            ]
+            for (schema, path, method, token, body) in cases {
+                let headers: HTTPFields = token.map { IdentityTests.bearer($0) } ?? [.contentType: "application/json"]
+                try await client.execute(uri: path, method: method, headers: headers, body: IdentityTests.json(body)) { response in
+                    #expect([.badRequest, .unprocessableContent].contains(response.status), "\(path) \(body): \(response.status)")
+                }
+                refused.append(["schema": schema, "body": body])
+            }
+            // A search without a usable category is refused: the parameter's schema says so.
+            try await client.execute(uri: "/v1/providers?category=", method: .get) { #expect($0.status == .badRequest) }
+            return try JSONSerialization.data(withJSONObject: refused)
+        }
+        let refused = try JSONSerialization.jsonObject(with: refusedJSON)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("refused-\(UUID()).json").path
+        let document = try JSONSerialization.jsonObject(with: OpenAPIDocument(modules: MarketplaceApp.modules).json())
+        try JSONSerialization.data(withJSONObject: ["document": document, "refused": refused]).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let script = """
+        import json, sys
+        from jsonschema import Draft202012Validator, FormatChecker
+        data = json.load(open(sys.argv[1])); schemas = data["document"]["components"]["schemas"]
+        bad = 0
+        for case in data["refused"]:
+            root = {"$ref": "#/components/schemas/" + case["schema"], "components": {"schemas": schemas}}
+            if Draft202012Validator(root, format_checker=FormatChecker()).is_valid(case["body"]):
+                print("the document accepts what the server refuses:", case["schema"], json.dumps(case["body"])); bad += 1
+        search = data["document"]["paths"]["/v1/providers"]["get"]["parameters"]
+        category = next(p for p in search if p["name"] == "category")["schema"]
+        if Draft202012Validator(category).is_valid(""):
+            print("the document accepts an empty category"); bad += 1
+        sys.exit(1 if bad else 0)
+        """
+        #expect(try await ChildProcess.python("-c", script, path) == 0, "the document accepts bodies the server refuses (see output)")
+        await DispatchTests.close(h)
+    }
+
     @Test("after a key rotation, tokens of the retired key still verify and new ones use the new kid")
     func keyRotation() async throws {
         let h = try await IdentityTests.harness()

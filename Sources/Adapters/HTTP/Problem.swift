@@ -12,6 +12,8 @@ public struct Problem: Error, Codable, Sendable, Equatable {
     public var detail: String?
     /// Seconds, for 429 and 503 (also sent as the Retry-After header).
     public var retryAfter: Int?
+    /// For 405: the methods the path has (sent as the Allow header, not in the body).
+    public var allow: [String]? = nil
 
     enum CodingKeys: String, CodingKey {
         case type, title, code, detail, retryAfter
@@ -77,6 +79,7 @@ extension Problem: HTTPResponseError {
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var headers: HTTPFields = [.contentType: "application/problem+json"]
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        if let allow { headers[.allow] = allow.joined(separator: ", ") }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try JSONEncoder().encode(self))))
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Builders for OpenAPI 3.1 fragments, so that each module's description reads like a table of
 /// its operations. Every refusal is a problem+json document; `problems` documents the codes a
 /// status stands for, so clients know what to switch on.
@@ -8,6 +10,16 @@ public enum OpenAPI {
         var schema: [String: Any] = ["type": "string", "minLength": 1]
         if let maxLength { schema["maxLength"] = maxLength }
         return schema
+    }
+    /// A name as the server takes it: 1 to `maxLength` characters, not only white space.
+    public static func name(maxLength: Int = 100) -> [String: Any] {
+        ["type": "string", "minLength": 1, "maxLength": maxLength, "pattern": "\\S"]
+    }
+    /// A category slug: lower-case letters, digits and '-', up to 64.
+    public static var slug: [String: Any] { ["type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,63}$"] }
+    /// A positive decimal amount ("42.50"), as money inputs require.
+    public static var positiveAmount: [String: Any] {
+        ["type": "string", "pattern": "^(0*[1-9][0-9]*(\\.[0-9]+)?|0+\\.[0-9]*[1-9][0-9]*)$", "description": "A positive decimal amount, e.g. \"42.50\""]
     }
     public static var integer: [String: Any] { ["type": "integer"] }
     public static var number: [String: Any] { ["type": "number"] }
@@ -22,9 +34,25 @@ public enum OpenAPI {
     public static func array(_ items: [String: Any]) -> [String: Any] { ["type": "array", "items": items] }
     public static func enumeration(_ values: [String]) -> [String: Any] { ["type": "string", "enum": values] }
 
-    /// A closed object: the properties listed, `required` among them.
+    /// An object of the properties listed, `required` among them. The others may also be null:
+    /// the server reads an explicit null as absent.
     public static func object(_ properties: [String: Any], required: [String]) -> [String: Any] {
-        ["type": "object", "properties": properties, "required": required]
+        var described = properties
+        for (name, schema) in properties where !required.contains(name) {
+            described[name] = nullable(schema as? [String: Any] ?? [:])
+        }
+        return ["type": "object", "properties": described, "required": required]
+    }
+
+    /// The schema, or null.
+    public static func nullable(_ schema: [String: Any]) -> [String: Any] {
+        if let type = schema["type"] as? String {
+            var copy = schema
+            copy["type"] = [type, "null"]
+            if let values = copy["enum"] as? [Any] { copy["enum"] = values + [NSNull()] }
+            return copy
+        }
+        return ["anyOf": [schema, ["type": "null"]]]
     }
 
     public static func body(_ schema: String) -> [String: Any] {
@@ -65,13 +93,12 @@ public enum OpenAPI {
         parts.reduce(into: [:]) { result, part in result.merge(part) { first, _ in first } }
     }
 
-    /// One operation. Secured operations answer 401 without a valid token; every operation that
-    /// takes a body answers 400 for malformed JSON and 413 for an oversize body, so those are
-    /// added here once.
+    /// One operation. Every operation answers 401 to a token that is sent and not valid (secured
+    /// ones also to no token); every operation that takes a body answers 400 for malformed JSON
+    /// and 413 for an oversize body, so those are added here once.
     public static func operation(_ summary: String, tag: String, secured: Bool = false, requestBody: String? = nil,
                                  parameters: [[String: Any]] = [], responses: [String: Any]) -> [String: Any] {
-        var statuses: [String] = []
-        if secured { statuses.append("401") }
+        var statuses = ["401"]
         if requestBody != nil { statuses += ["400", "413"] }
         var operation: [String: Any] = ["summary": summary, "tags": [tag], "responses": merge(responses, problems(statuses))]
         if secured { operation["security"] = [["bearerAuth": [String]()]] }

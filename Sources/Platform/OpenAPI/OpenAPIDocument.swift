@@ -67,8 +67,15 @@ public struct OpenAPIDocument {
 
     /// The methods the document declares per path (405 answers list them in `Allow`).
     public var methodsByPath: [String: [String]] {
+        Self.methods(fragments.map(\.fragment))
+    }
+
+    /// The platform's own paths: what a worker process serves.
+    static var platformMethodsByPath: [String: [String]] { methods([platform]) }
+
+    static func methods(_ fragments: [OpenAPIFragment]) -> [String: [String]] {
         var result: [String: [String]] = [:]
-        for (_, fragment) in fragments {
+        for fragment in fragments {
             for (path, methods) in fragment.paths { result[path, default: []] += methods.keys.map { $0.uppercased() } }
         }
         return result.mapValues { $0.sorted() }

@@ -18,6 +18,7 @@ public final class Composition: Sendable {
     public let ports: Ports
     let moduleTypes: [any ServiceModule.Type]
     let openAPIJSON: Data
+    let methodsByPath: [String: [String]]
 
     public convenience init(platform: Platform, modules types: [any ServiceModule.Type]) async throws {
         let ports = Ports()
@@ -36,7 +37,9 @@ public final class Composition: Sendable {
         moduleTypes = types
         modules = built
         self.ports = ports
-        openAPIJSON = OpenAPIDocument(modules: types).json()
+        let document = OpenAPIDocument(modules: types)
+        openAPIJSON = document.json()
+        methodsByPath = document.methodsByPath
     }
 
     /// Every worker a process of these modules can run, with its summary, in list order.
@@ -69,6 +72,7 @@ public final class Composition: Sendable {
         // Request counts, durations and errors per route (hb_requests, http_server_request_duration).
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: ProblemMiddleware())
+        router.add(middleware: MethodNotAllowedMiddleware(methodsByPath: api ? methodsByPath : OpenAPIDocument.platformMethodsByPath))
         HealthRoutes.register(on: router, checks: readinessChecks, registry: PlatformRunner.registry)
         let document = openAPIJSON
         router.get("/openapi.json") { _, _ in

@@ -47,7 +47,7 @@ public enum DispatchRoutes {
                 status = value
             }
             let page = try parameters.get("page").map { text -> Int in
-                guard let value = Int(text), value >= 1 else { throw DomainError.invalidParameter("page", "an integer from 1") }
+                guard let value = Int(text), (1...10_000).contains(value) else { throw DomainError.invalidParameter("page", "an integer from 1 to 10000") }
                 return value
             } ?? 1
             let limit = try parameters.get("limit").map { text -> Int in

@@ -10,7 +10,12 @@ extension OpenAPI {
     fileprivate static var identity: OpenAPIFragment {
         let address = object(["label": string, "line1": string, "city": string, "postalCode": string, "country": string], required: ["line1", "city", "country"])
         let pricing = object(["currency": ["type": "string", "pattern": "^[A-Z]{3}$"], "hourlyRate": amount, "minimumFee": amount], required: ["currency", "hourlyRate"])
-        let hours = object(["day": ["type": "integer", "minimum": 0, "maximum": 6], "start": string, "end": string], required: ["day", "start", "end"])
+        let clock: [String: Any] = ["type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$", "description": "HH:mm; start before end"]
+        let hours = object(["day": ["type": "integer", "minimum": 0, "maximum": 6], "start": clock, "end": clock], required: ["day", "start", "end"])
+        let pricingInput = object(["currency": currency, "hourlyRate": positiveAmount, "minimumFee": amount], required: ["currency", "hourlyRate"])
+        let email: [String: Any] = ["type": "string", "format": "email", "maxLength": 254, "pattern": "^\\s*[^@\\s]+@[^@\\s]+\\.[^@\\s]+\\s*$"]
+        let password: [String: Any] = ["type": "string", "minLength": 10, "maxLength": 128,
+                                       "description": "10 to 128 characters, at least 4 different ones, not a common password (else 422 weak_password)"]
         let role: [String: Any] = ["type": "string", "enum": ["admin", "provider", "client"]]
         let user = object(["id": string, "email": string, "name": string, "role": role,
                            "status": ["type": "string", "enum": ["active", "suspended", "deleted"]], "phone": string, "avatarURL": string,
@@ -45,9 +50,9 @@ extension OpenAPI {
             "/v1/admin/users": ["get": operation("Find users (admin)", tag: "admin", secured: true, parameters: [
                 query("role", ["type": "string", "enum": ["admin", "provider", "client"]], "Only this role"),
                 query("status", ["type": "string", "enum": ["active", "suspended", "deleted"]], "Only this status"),
-                query("q", string, "Text in the name or e-mail (case-insensitive)"),
+                query("q", ["type": "string", "maxLength": 100], "Text in the name or e-mail (case-insensitive)"),
                 query("sort", ["type": "string", "enum": ["createdAt", "-createdAt", "email", "-email", "name", "-name"]], "Order"),
-                query("page", ["type": "integer", "minimum": 1], "Page, from 1"),
+                query("page", ["type": "integer", "minimum": 1, "maximum": 10_000], "Page, from 1"),
                 query("limit", ["type": "integer", "minimum": 1, "maximum": 100], "Page size"),
             ], responses: merge(ok("UserPage"), problems(["400", "401", "403"])))],
             "/v1/admin/users/{id}/suspend": ["post": operation("Suspend an account; its sessions end at once (admin)", tag: "admin", secured: true,
@@ -58,18 +63,22 @@ extension OpenAPI {
         let schemas: [String: Any] = [
             "JWKS": object(["keys": ["type": "array", "items": object(["kty": string, "crv": string, "alg": string, "use": string, "kid": string, "x": string, "y": string],
                                                                        required: ["kty", "crv", "alg", "kid", "x", "y"])]], required: ["keys"]),
-            "RegisterRequest": object(["email": ["type": "string", "format": "email"], "password": ["type": "string", "minLength": 10, "maxLength": 128],
-                                       "name": string, "role": ["type": "string", "enum": ["client", "provider"]]], required: ["email", "password", "name", "role"]),
+            "RegisterRequest": object(["email": email, "password": password, "name": name(),
+                                       "role": ["type": "string", "enum": ["client", "provider"]]], required: ["email", "password", "name", "role"]),
             "LoginRequest": object(["email": string, "password": string], required: ["email", "password"]),
             "RefreshRequest": object(["refreshToken": string], required: ["refreshToken"]),
             "PasswordResetRequest": object(["email": string], required: ["email"]),
-            "PasswordResetConfirmation": object(["token": string, "password": string], required: ["token", "password"]),
+            "PasswordResetConfirmation": object(["token": text(), "password": password], required: ["token", "password"]),
             "TokenPair": object(["user": ref("User"), "accessToken": string, "refreshToken": string, "expiresIn": ["type": "integer"], "tokenType": string],
                                 required: ["user", "accessToken", "refreshToken", "expiresIn", "tokenType"]),
             "User": user,
-            "ProfileChange": object(["name": string, "phone": string, "avatarURL": string, "addresses": ["type": "array", "items": address]], required: []),
-            "ProviderProfileInput": object(["categories": ["type": "array", "items": string], "bio": string, "serviceRadiusKm": ["type": "number"],
-                                            "pricing": pricing, "workingHours": ["type": "array", "items": hours]],
+            "ProfileChange": ["type": "object", "minProperties": 1, "description": "At least one field to change",
+                              "properties": ["name": name(), "phone": ["type": "string", "pattern": "^\\+?[0-9 ()-]{6,20}$"],
+                                             "avatarURL": ["type": "string", "pattern": "^https://[^/\\s?#]+"],
+                                             "addresses": ["type": "array", "items": address, "maxItems": 10]]],
+            "ProviderProfileInput": object(["categories": ["type": "array", "items": ["type": "string", "pattern": "^[a-z0-9-]{1,64}$"], "minItems": 1, "maxItems": 20],
+                                            "bio": ["type": "string", "maxLength": 2000], "serviceRadiusKm": ["type": "number", "minimum": 0.5, "maximum": 200],
+                                            "pricing": pricingInput, "workingHours": ["type": "array", "items": hours]],
                                            required: ["categories", "bio", "serviceRadiusKm", "pricing", "workingHours"]),
             "PublicProvider": object(["id": string, "name": string, "avatarURL": string, "categories": ["type": "array", "items": string], "bio": string,
                                       "serviceRadiusKm": ["type": "number"], "pricing": pricing, "workingHours": ["type": "array", "items": hours],

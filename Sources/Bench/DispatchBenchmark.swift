@@ -1,6 +1,6 @@
 import Foundation
-import MarketplaceDispatch
 import MarketplaceContracts
+import MarketplaceDispatch
 import MarketplaceHTTP
 import MarketplaceMessaging
 import MarketplaceMongo

@@ -1,6 +1,6 @@
 import Foundation
-import MarketplaceContracts
 import Logging
+import MarketplaceContracts
 import MarketplaceKafka
 import MarketplaceRealtime
 import Synchronization

@@ -1,11 +1,11 @@
 import ArgumentParser
 import Foundation
 import Logging
-import MarketplaceIdentity
-import MarketplaceRealtime
 import MarketplaceBench
+import MarketplaceIdentity
 import MarketplaceMessaging
 import MarketplacePlatform
+import MarketplaceRealtime
 
 @main
 struct Bench: AsyncParsableCommand {

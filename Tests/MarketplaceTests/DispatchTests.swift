@@ -2,8 +2,8 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
-import MarketplaceDispatch
 import MarketplaceContracts
+import MarketplaceDispatch
 import MarketplaceHTTP
 import MarketplaceIdentity
 import MarketplaceKafka

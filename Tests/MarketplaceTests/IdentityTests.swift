@@ -3,12 +3,12 @@ import Hummingbird
 import HummingbirdTesting
 import JWTKit
 import Logging
+import MarketplaceContracts
 import MarketplaceHTTP
 import MarketplaceIdentity
 import MarketplaceMessaging
 import MarketplaceMongo
 import MarketplacePlatform
-import MarketplaceContracts
 import Testing
 
 /// The Identity endpoints over HTTP, against MongoDB and Redis.

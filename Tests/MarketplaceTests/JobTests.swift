@@ -1,8 +1,8 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import MarketplaceDispatch
 import MarketplaceContracts
+import MarketplaceDispatch
 import MarketplaceMessaging
 import MarketplaceMongo
 import Testing

@@ -2,8 +2,8 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
-import MarketplaceDispatch
 import MarketplaceContracts
+import MarketplaceDispatch
 import MarketplaceIdentity
 import MarketplaceKafka
 import MarketplaceMessaging

@@ -1,7 +1,7 @@
 import Hummingbird
 import Logging
-import MarketplaceHTTP
 import MarketplaceContracts
+import MarketplaceHTTP
 import MarketplaceMessaging
 import ServiceLifecycle
 

@@ -4,22 +4,6 @@ import MarketplaceHTTP
 import MarketplaceMessaging
 import MarketplaceMongo
 
-/// Which categories a provider offers. In this phase read from the Identity service's
-/// `provider_profiles` collection in the shared database; a projection fed by
-/// `provider.profile-updated` events can replace it without touching the use cases.
-public protocol ProviderDirectory: Sendable {
-    func categories(ofProvider id: String) async throws -> [String]?
-}
-
-public struct MongoProviderDirectory: ProviderDirectory {
-    struct Profile: Codable, Sendable { var _id: String; var categories: [String] }
-    let mongo: MongoClient
-    public init(mongo: MongoClient) { self.mongo = mongo }
-    public func categories(ofProvider id: String) async throws -> [String]? {
-        try await mongo.collection("provider_profiles", as: Profile.self).findOne(["_id": .string(id)])?.categories
-    }
-}
-
 /// Catalog and provider presence use cases.
 public final class DispatchService: Sendable {
     let mongo: MongoClient
@@ -39,7 +23,6 @@ public final class DispatchService: Sendable {
         self.publisher = publisher
         self.directory = directory
     }
-
 
     // MARK: catalog
 

@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
-import MarketplaceHTTP
 import MarketplaceContracts
+import MarketplaceHTTP
 import MarketplaceMessaging
 import MarketplacePlatform
 
@@ -64,10 +64,6 @@ public struct RealtimeModule: ServiceModule {
             },
         ]
     }
-}
-
-struct GatewayNotReady: Error, CustomStringConvertible {
-    var description: String { "not listening or not yet reading the fan-out topic" }
 }
 
 extension RealtimeConfiguration {

@@ -1,6 +1,6 @@
-import MarketplaceContracts
 import Foundation
 import Hummingbird
+import MarketplaceContracts
 import MarketplaceHTTP
 
 /// `/v1/categories`, `/v1/providers` (search), `/v1/providers/me/availability`, `/v1/providers/me/location`.

@@ -1,6 +1,6 @@
-import MarketplaceContracts
 import Foundation
 import JWTKit
+import MarketplaceContracts
 import MarketplaceHTTP
 import MarketplaceMongo
 

@@ -3,14 +3,6 @@ import MarketplaceContracts
 
 public enum UserStatus: String, Codable, Sendable { case active, suspended, deleted }
 
-public struct PostalAddress: Codable, Sendable, Equatable {
-    public var label: String?
-    public var line1: String
-    public var city: String
-    public var postalCode: String?
-    public var country: String
-}
-
 /// A registered person. Stored in MongoDB (`users`, unique on `email`).
 public struct User: Codable, Sendable, Equatable {
     public var _id: String

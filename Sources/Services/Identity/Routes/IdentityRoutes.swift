@@ -1,6 +1,6 @@
-import MarketplaceContracts
 import Foundation
 import Hummingbird
+import MarketplaceContracts
 import MarketplaceHTTP
 
 /// `/v1/auth/*`, `/v1/users/me`, `/.well-known/jwks.json`.

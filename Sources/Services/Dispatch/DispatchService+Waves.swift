@@ -3,41 +3,6 @@ import MarketplaceContracts
 import MarketplaceMessaging
 import MarketplaceMongo
 
-/// How offers go out: waves of the best few, each for a limited time, widening the radius until
-/// someone accepts or the deadline passes (then the request is `unfulfilled`).
-public struct DispatchPolicy: Sendable {
-    public var waveSize: Int
-    public var firstRadiusKm: Double
-    public var maxRadiusKm: Double
-    public var offerLifetime: TimeInterval
-    public var deadline: TimeInterval
-
-    public init(waveSize: Int = 3, firstRadiusKm: Double = 10, maxRadiusKm: Double = 40, offerLifetime: TimeInterval = 20, deadline: TimeInterval = 180) {
-        self.waveSize = waveSize
-        self.firstRadiusKm = firstRadiusKm
-        self.maxRadiusKm = maxRadiusKm
-        self.offerLifetime = offerLifetime
-        self.deadline = deadline
-    }
-}
-
-/// Where a request's dispatch stands, persisted so that wave timers survive a worker restart and
-/// any instance can advance them (a compare-and-set on `wave` keeps two from doing it twice).
-struct DispatchState: Codable, Sendable {
-    var _id: String  // request id
-    var clientId: String
-    var categoryId: String
-    var lat: Double
-    var lng: Double
-    var budget: Money?
-    var wave: Int
-    var radiusKm: Double
-    var offered: [String]
-    var nextWaveAt: Date
-    var deadline: Date
-    var status: String  // active | done
-}
-
 extension DispatchService {
     static let statesCollection = "dispatch_states"
     var states: MongoCollection<DispatchState> { mongo.collection(Self.statesCollection, as: DispatchState.self) }

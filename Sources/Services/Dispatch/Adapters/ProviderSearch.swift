@@ -1,5 +1,5 @@
-import MarketplaceContracts
 import Foundation
+import MarketplaceContracts
 import MarketplaceHTTP
 import MarketplaceMongo
 

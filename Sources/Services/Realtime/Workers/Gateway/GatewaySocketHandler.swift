@@ -1,116 +1,15 @@
 import Foundation
-import MarketplaceContracts
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import Logging
+import MarketplaceContracts
 import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
 import NIOWebSocket
 import Synchronization
-
-/// The gateway's server channel: HTTP/1.1 for the platform's routes (health, metrics) and the
-/// WebSocket upgrade on `/connection/websocket`, after which the connection lives entirely in
-/// NIO: a `GatewaySocketHandler` on the channel's event loop, no task and no async stream per
-/// connection (docs/decisions/0004-gateway-websocket-transport.md says why: memory per
-/// connection and deliveries per second).
-struct GatewayChildChannel: ServerChildChannel, HTTPChannelHandler {
-    enum UpgradeResult: Sendable {
-        case websocket
-        case notUpgraded(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
-    }
-
-    struct Value: ServerChildChannelValue {
-        let upgradeResult: EventLoopFuture<UpgradeResult>
-        let channel: any Channel
-    }
-
-    let responder: HTTPChannelHandler.Responder
-    let gateway: RealtimeGateway
-    static let path = "/connection/websocket"
-
-    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        channel.eventLoop.makeCompletedFuture {
-            // Small receive buffers: a client sends a few hundred bytes now and then, and NIO keeps
-            // the last buffer per channel between reads.
-            try channel.syncOptions?.setOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 256, initial: 1024, maximum: 65_536))
-            let gateway = self.gateway
-            let upgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
-                maxFrameSize: gateway.configuration.maxMessageBytes,
-                enableAutomaticErrorHandling: false,  // the handler answers with the protocol's codes
-                shouldUpgrade: { channel, head in
-                    let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
-                    return channel.eventLoop.makeSucceededFuture(path == Self.path ? HTTPHeaders() : nil)
-                },
-                upgradePipelineHandler: { channel, _ in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(NIOWebSocketFrameAggregator(
-                            minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 64, maxAccumulatedFrameSize: gateway.configuration.maxMessageBytes))
-                        try channel.pipeline.syncOperations.addHandler(GatewaySocketHandler(gateway: gateway))
-                        return .websocket
-                    }
-                })
-            let upgrade = NIOTypedHTTPServerUpgradeConfiguration(
-                upgraders: [upgrader],
-                notUpgradingCompletionHandler: { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
-                        try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(idleTimeout: nil, logger: logger))
-                        return .notUpgraded(try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
-                            wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true)))
-                    }
-                })
-            var configuration = NIOUpgradableHTTPServerPipelineConfiguration<UpgradeResult>(upgradeConfiguration: upgrade)
-            configuration.enablePipelining = false
-            configuration.enableErrorHandling = false
-            configuration.enableResponseHeaderValidation = false
-            let result = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: configuration)
-            return Value(upgradeResult: result, channel: channel)
-        }
-    }
-
-    /// HTTP requests are served by the router; an upgraded connection needs nothing here (its
-    /// handler lives in the channel's pipeline until it closes).
-    func handle(value: Value, logger: Logger) async {
-        do {
-            if case .notUpgraded(let http) = try await value.upgradeResult.get() {
-                await handleHTTP(asyncChannel: http, logger: logger)
-            }
-        } catch {
-            logger.debug("connection ended before upgrade: \(error)")
-        }
-    }
-}
-
-/// Drains the send queues of one event loop's connections: deliveries from the fan-out reader
-/// mark connections ready here, and one task on the event loop writes to all of them (instead of
-/// a task, or an `execute`, per connection and frame).
-final class OutputScheduler: Sendable {
-    let eventLoop: any EventLoop
-    private let ready = Mutex<(handlers: [GatewaySocketHandler], scheduled: Bool)>(([], false))
-
-    init(eventLoop: any EventLoop) { self.eventLoop = eventLoop }
-
-    func schedule(_ handler: GatewaySocketHandler) {
-        let execute = ready.withLock { ready -> Bool in
-            ready.handlers.append(handler)
-            defer { ready.scheduled = true }
-            return !ready.scheduled
-        }
-        if execute { eventLoop.execute { self.run() } }
-    }
-
-    private func run() {
-        let handlers = ready.withLock { ready in
-            ready.scheduled = false
-            defer { ready.handlers.removeAll(keepingCapacity: true) }
-            return ready.handlers
-        }
-        for handler in handlers { handler.drain() }
-    }
-}
 
 /// One WebSocket client, on its channel's event loop. Inbound: protocol commands (in order, by a
 /// short-lived task while some are pending), pings, close. Outbound: the connection's send queue,

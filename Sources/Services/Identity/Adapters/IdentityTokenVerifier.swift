@@ -1,0 +1,37 @@
+import Foundation
+import HummingbirdBcrypt
+import MarketplaceContracts
+import MarketplaceHTTP
+import MarketplaceMessaging
+import MarketplaceMongo
+import MarketplaceRedis
+import NIOPosix
+import Synchronization
+
+/// The verifier every service's AuthMiddleware uses: a valid token of a live session.
+public struct IdentityTokenVerifier: AccessTokenVerifier {
+    let tokens: TokenService
+    let sessions: SessionStore
+    let verified: VerifiedTokenCache
+
+    public init(service: IdentityService) {
+        tokens = service.tokens
+        sessions = service.sessions
+        verified = service.verifiedTokens
+    }
+
+    public func verify(_ token: String) async throws -> Caller {
+        let caller: Caller
+        if let known = verified.caller(for: token) {
+            caller = known
+        } else {
+            let claims = try await tokens.verify(token)
+            guard let role = Role(rawValue: claims.role) else { throw DomainError.invalidToken("unknown role") }
+            caller = Caller(userID: claims.sub.value, role: role, sessionID: claims.sid)
+            verified.remember(token, caller: caller, until: claims.exp.value)
+        }
+        // Revocation is never cached: the session must still exist, on every request.
+        guard try await sessions.isActive(caller.sessionID) else { throw DomainError.invalidToken("the session has ended") }
+        return caller
+    }
+}

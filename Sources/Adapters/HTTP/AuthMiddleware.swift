@@ -15,7 +15,7 @@ public struct AuthMiddleware: RouterMiddleware {
         guard let header = request.headers[.authorization] else { return try await next(request, context) }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty else {
-            throw Problem.invalidToken("expected 'Authorization: Bearer <token>'")
+            throw DomainError.invalidToken("expected 'Authorization: Bearer <token>'")
         }
         var context = context
         context.caller = try await verifier.verify(String(parts[1]))

@@ -3,7 +3,8 @@ import Hummingbird
 import MarketplaceContracts
 
 /// An RFC 9457 problem document (`application/problem+json`) with a stable `code` clients can
-/// switch on. Every refusal of every service is one of these.
+/// switch on. Every refusal of every service is one of these on the wire: use cases throw
+/// `DomainError`, which `ProblemMiddleware` turns into a Problem.
 public struct Problem: Error, Codable, Sendable, Equatable {
     public var type: String
     public var title: String
@@ -27,28 +28,6 @@ public struct Problem: Error, Codable, Sendable, Equatable {
         self.code = code
         self.detail = detail
         self.retryAfter = retryAfter
-    }
-
-    public static func badRequest(_ code: String, _ detail: String) -> Problem {
-        Problem(status: .badRequest, code: code, title: "The request is invalid", detail: detail)
-    }
-    public static func validation(_ detail: String) -> Problem {
-        Problem(status: .unprocessableContent, code: "validation_failed", title: "A field is invalid", detail: detail)
-    }
-    public static let unauthorized = Problem(status: .unauthorized, code: "unauthorized", title: "Authentication is required")
-    public static func invalidToken(_ detail: String) -> Problem {
-        Problem(status: .unauthorized, code: "invalid_token", title: "The access token is not valid", detail: detail)
-    }
-    public static let forbidden = Problem(status: .forbidden, code: "forbidden", title: "Not allowed")
-    public static func notFound(_ what: String) -> Problem {
-        Problem(status: .notFound, code: "not_found", title: "Not found", detail: what)
-    }
-    /// A query parameter that cannot be used; the detail starts with its name.
-    public static func invalidParameter(_ name: String, _ expected: String) -> Problem {
-        Problem(status: .badRequest, code: "invalid_parameter", title: "A query parameter is invalid", detail: "\(name): \(expected)")
-    }
-    public static func conflict(_ code: String, _ detail: String) -> Problem {
-        Problem(status: .conflict, code: code, title: "Conflict", detail: detail)
     }
 }
 

@@ -63,16 +63,16 @@ extension Request {
         do {
             return try decoder.decode(T.self, from: buffer)
         } catch DecodingError.keyNotFound(let key, let context) {
-            throw Problem.badRequest("missing_field", "missing field '\((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))'")
+            throw DomainError.badRequest("missing_field", "missing field '\((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))'")
         } catch DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context) {
-            throw Problem.badRequest("invalid_field", "field '\(context.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type")
+            throw DomainError.badRequest("invalid_field", "field '\(context.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type")
         } catch DecodingError.dataCorrupted(let context)
                     where !context.codingPath.isEmpty || (try? JSONSerialization.jsonObject(with: Data(buffer.readableBytesView), options: .fragmentsAllowed)) != nil {
             // Well-formed JSON with a value that does not parse (a date, a decimal).
             let field = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw Problem.badRequest("invalid_field", field.isEmpty ? context.debugDescription : "field '\(field)': \(context.debugDescription)")
+            throw DomainError.badRequest("invalid_field", field.isEmpty ? context.debugDescription : "field '\(field)': \(context.debugDescription)")
         } catch {
-            throw Problem.badRequest("malformed_json", "the body is not valid JSON")
+            throw DomainError.badRequest("malformed_json", "the body is not valid JSON")
         }
     }
 }

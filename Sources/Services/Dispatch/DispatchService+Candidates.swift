@@ -6,16 +6,6 @@ import MarketplaceMongo
 /// GEO index), minus those already offered this request and those busy on an active job, ranked
 /// by the documented score (Domain/Ranking.swift) with their rating, price and acceptance rate.
 extension DispatchService {
-    static let providerStatsCollection = "provider_offer_stats"
-
-    /// Offers received and accepted per provider, counted in the same transactions that create
-    /// and accept offers (exact, unlike counters kept beside the database).
-    struct ProviderOfferStats: Codable, Sendable {
-        var _id: String
-        var offered: Int?
-        var accepted: Int?
-    }
-
     struct RankingProfile: Codable, Sendable {
         struct Pricing: Codable, Sendable { var currency: String; var hourlyRate: Decimal128 }
         var _id: String
@@ -32,11 +22,11 @@ extension DispatchService {
         guard !nearby.isEmpty else { return [] }
         let ids = BSONValue.array(nearby.map { .string($0.providerId) })
         async let profiles = mongo.collection("provider_profiles", as: RankingProfile.self).find(["_id": ["$in": ids]])
-        async let stats = mongo.collection(Self.providerStatsCollection, as: ProviderOfferStats.self).find(["_id": ["$in": ids]])
-        async let busy = jobs.find(["providerId": ["$in": ids], "status": ["$in": .array(Job.Status.active.map { .string($0.rawValue) })]])
+        async let stats = offerStats.stats(of: nearby.map(\.providerId))
+        async let busy = jobs.busy(among: nearby.map(\.providerId))
         let profileByID = Dictionary(try await profiles.map { ($0._id, $0) }, uniquingKeysWith: { first, _ in first })
-        let statsByID = Dictionary(try await stats.map { ($0._id, $0) }, uniquingKeysWith: { first, _ in first })
-        let busyIDs = Set(try await busy.map(\.providerId))
+        let statsByID = try await stats
+        let busyIDs = try await busy
         let signals = nearby.filter { !busyIDs.contains($0.providerId) }.map { provider in
             let profile = profileByID[provider.providerId]
             let stat = statsByID[provider.providerId]

@@ -9,20 +9,13 @@ import MarketplaceMongo
 /// Every transition is a compare-and-set on the job's status and writes its event to the outbox
 /// in the same transaction, so two concurrent moves cannot both win and no event is lost.
 extension DispatchService {
-    var jobs: MongoCollection<Job> { mongo.collection(Self.jobsCollection, as: Job.self) }
-
-    static let jobIndexes = [
-        MongoIndex(name: "provider_status", keys: ["providerId": 1, "status": 1]),
-        MongoIndex(name: "client_created", keys: ["clientId": 1, "createdAt": -1]),
-    ]
-
     /// The job, for its client, its provider or an admin; 404 for anyone else.
     public func job(_ caller: Caller, id: String) async throws -> JobView {
         try await visibleJob(caller, id: id).view
     }
 
     private func visibleJob(_ caller: Caller, id: String) async throws -> Job {
-        guard let job = try await jobs.findOne(["_id": .string(id)]),
+        guard let job = try await jobs.find(id: id),
               caller.role == .admin || job.clientId == caller.userID || job.providerId == caller.userID else {
             throw DomainError.notFound("job '\(id)'")
         }
@@ -31,13 +24,7 @@ extension DispatchService {
 
     /// The caller's jobs (as client or as provider), newest first; `active` keeps only open ones.
     public func myJobs(_ caller: Caller, active: Bool?, limit: Int = 50) async throws -> [JobView] {
-        let side = caller.role == .provider ? "providerId" : "clientId"
-        var filter: BSONDocument = [side: .string(caller.userID)]
-        if let active {
-            let statuses = Job.Status.active.map { BSONValue.string($0.rawValue) }
-            filter["status"] = active ? ["$in": .array(statuses)] : ["$nin": .array(statuses)]
-        }
-        return try await jobs.find(filter, options: FindOptions(sort: ["createdAt": -1, "_id": 1], limit: limit)).map(\.view)
+        try await jobs.list(party: caller.userID, asProvider: caller.role == .provider, active: active, limit: limit).map(\.view)
     }
 
     /// The assigned provider moves the job to the next status. Anything but the next step is 409
@@ -83,14 +70,14 @@ extension DispatchService {
         }
         let step = try BSONEncoder().encodeValue(Job.Step(status: target, at: now, by: actor))
         let updated: Job? = try await mongo.withTransaction { [set] session in
-            guard let updated = try session.collection(Self.jobsCollection, as: Job.self)
+            guard let updated = try session.collection(JobRepository.collectionName, as: Job.self)
                 .findOneAndUpdate(["_id": .string(job._id), "status": .string(job.status.rawValue)], ["$set": .document(set), "$push": ["timeline": step]]) else {
                 return nil  // someone else moved it first
             }
             try Outbox.append(event, to: Topic.jobs, in: session)
             if target == .cancelled {
                 // The request is over too; its own event tells request-side consumers.
-                try session.collection(Self.requestsCollection, as: ServiceRequest.self).updateOne(
+                try session.collection(ServiceRequestRepository.collectionName, as: ServiceRequest.self).updateOne(
                     ["_id": .string(job.requestId), "status": "assigned"],
                     ["$set": ["status": "cancelled", "cancellationReason": .string(reason ?? ""), "updatedAt": .date(now)]])
                 try Outbox.append(try EventEnvelope(source: DispatchEvents.source, type: DispatchEvents.requestCancelled, aggregateID: job.requestId,

@@ -10,16 +10,6 @@ import Synchronization
 ///
 /// Candidates and their ranking: Candidates.swift and Domain/Ranking.swift.
 extension DispatchService {
-    static let offersCollection = "offers"
-    static let jobsCollection = "jobs"
-
-    var offers: MongoCollection<Offer> { mongo.collection(Self.offersCollection, as: Offer.self) }
-
-    static let offerIndexes = [
-        MongoIndex(name: "request_provider", keys: ["requestId": 1, "providerId": 1], unique: true),
-        MongoIndex(name: "provider_status", keys: ["providerId": 1, "status": 1]),
-    ]
-
     /// Handles `request.created`: offers the request to the nearest online providers of its
     /// category. Applied through the inbox, so a redelivered event offers nobody twice.
     public func dispatch(_ event: EventEnvelope, index: ProviderPresenceIndex) async throws {
@@ -38,16 +28,16 @@ extension DispatchService {
         let offered = Mutex(false)
         try await Inbox(mongo: mongo, consumer: "dispatch").processOnce(event) { session in
             // Only a request still searching is offered (it may have been cancelled meanwhile).
-            guard try session.collection(Self.requestsCollection, as: ServiceRequest.self).count(["_id": .string(requestID), "status": "searching"]) == 1 else { return }
+            guard try session.collection(ServiceRequestRepository.collectionName, as: ServiceRequest.self).count(["_id": .string(requestID), "status": "searching"]) == 1 else { return }
             offered.withLock { $0 = true }
-            try session.collection(Self.statesCollection, as: DispatchState.self).insert(state)
-            let collection = session.collection(Self.offersCollection, as: Offer.self)
+            try session.collection(DispatchStateRepository.collectionName, as: DispatchState.self).insert(state)
+            let collection = session.collection(OfferRepository.collectionName, as: Offer.self)
             for (offer, event) in zip(wave, events) {
                 try collection.insert(offer)
                 try Outbox.append(event, to: topic, in: session)
             }
         }
-        if offered.withLock({ $0 }) { await countOffers(to: wave.map(\.providerId)) }
+        if offered.withLock({ $0 }) { await offerStats.count(offered: wave.map(\.providerId)) }
     }
 
     /// Offers of one wave to the given candidates, valid for the policy's offer lifetime.
@@ -60,15 +50,6 @@ extension DispatchService {
         }
     }
 
-    /// Counts offers sent (the acceptance rate's denominator), after the offers committed. Not in
-    /// the transaction on purpose: every dispatch touching the same popular providers' counters
-    /// made concurrent transactions abort each other (found by the two-worker crash test). A
-    /// crash between commit and count loses one count of a ranking signal, nothing else.
-    func countOffers(to providers: [String]) async {
-        let stats = mongo.collection(Self.providerStatsCollection, as: ProviderOfferStats.self)
-        for provider in providers { _ = try? await stats.updateOne(["_id": .string(provider)], ["$inc": ["offered": 1]], upsert: true) }
-    }
-
     /// An event about an offer (sent, accepted, withdrawn, expired), keyed by its request.
     static func offerEvent(_ type: EventType, _ offer: Offer, traceparent: String? = nil) throws -> EventEnvelope {
         try EventEnvelope(source: DispatchEvents.source, type: type, aggregateID: offer.requestId,
@@ -78,8 +59,7 @@ extension DispatchService {
 
     public func myOffers(_ caller: Caller) async throws -> [OfferView] {
         guard caller.role == .provider else { throw DomainError(kind: .forbidden, code: "forbidden", title: "Only providers receive offers") }
-        return try await offers.find(["providerId": .string(caller.userID), "status": "pending", "expiresAt": ["$gt": .date(Date())]],
-                                     options: FindOptions(sort: ["createdAt": -1])).map(\.view)
+        return try await offers.pending(provider: caller.userID).map(\.view)
     }
 
     public struct Acceptance: Codable, Sendable {
@@ -92,7 +72,7 @@ extension DispatchService {
     /// of the request is withdrawn. A provider who lost gets 409 `request_taken`.
     public func acceptOffer(_ caller: Caller, offerID: String, traceparent: String?) async throws -> Acceptance {
         guard caller.role == .provider else { throw DomainError(kind: .forbidden, code: "forbidden", title: "Only providers accept offers") }
-        guard let offer = try await offers.findOne(["_id": .string(offerID)]), offer.providerId == caller.userID else {
+        guard let offer = try await offers.find(id: offerID), offer.providerId == caller.userID else {
             throw DomainError.notFound("offer '\(offerID)'")
         }
         guard offer.status == .pending, offer.expiresAt > Date() else {
@@ -105,12 +85,12 @@ extension DispatchService {
                                          payload: DispatchEvents.JobAssigned(jobId: jobID, requestId: offer.requestId, clientId: offer.clientId, providerId: offer.providerId),
                                          traceparent: traceparent)
         let won: Bool = try await mongo.withTransaction { session in
-            let requests = session.collection(Self.requestsCollection, as: ServiceRequest.self)
+            let requests = session.collection(ServiceRequestRepository.collectionName, as: ServiceRequest.self)
             guard let request = try requests.findOneAndUpdate(["_id": .string(offer.requestId), "status": "searching"],
                                                               ["$set": ["status": "assigned", "providerId": .string(offer.providerId), "jobId": .string(jobID), "updatedAt": .date(now)]]) else {
                 return false
             }
-            let offers = session.collection(Self.offersCollection, as: Offer.self)
+            let offers = session.collection(OfferRepository.collectionName, as: Offer.self)
             guard try offers.findOneAndUpdate(["_id": .string(offer._id), "status": "pending"], ["$set": ["status": "accepted"]]) != nil else {
                 throw DomainError.conflict("offer_closed", "the offer is no longer pending")  // aborts: the request stays searching
             }
@@ -119,7 +99,7 @@ extension DispatchService {
                 try offers.updateOne(["_id": .string(other._id), "status": "pending"], ["$set": ["status": "withdrawn"]])
                 try Outbox.append(try Self.offerEvent(DispatchEvents.offerWithdrawn, other, traceparent: traceparent), to: Topic.offers, in: session)
             }
-            try session.collection(Self.jobsCollection, as: Job.self).insert(
+            try session.collection(JobRepository.collectionName, as: Job.self).insert(
                 Job(_id: jobID, requestId: offer.requestId, clientId: offer.clientId, providerId: offer.providerId, categoryId: offer.categoryId,
                     budget: request.budget, status: .assigned, timeline: [Job.Step(status: .assigned, at: now, by: .provider)],
                     createdAt: now, updatedAt: now))
@@ -128,11 +108,10 @@ extension DispatchService {
             return true
         }
         guard won else {
-            _ = try? await offers.updateOne(["_id": .string(offer._id), "status": "pending"], ["$set": ["status": "withdrawn"]])
+            _ = try? await offers.settle(offer._id, as: .withdrawn)
             throw DomainError.conflict("request_taken", "another provider accepted this request first")
         }
-        _ = try? await mongo.collection(Self.providerStatsCollection, as: ProviderOfferStats.self)
-            .updateOne(["_id": .string(offer.providerId)], ["$inc": ["accepted": 1]], upsert: true)  // after commit, see countOffers
+        await offerStats.count(accepted: offer.providerId)  // after commit, see ProviderOfferStatsRepository
         var view = offer.view
         view.status = .accepted
         return Acceptance(offer: view, jobId: jobID)
@@ -140,10 +119,10 @@ extension DispatchService {
 
     public func declineOffer(_ caller: Caller, offerID: String) async throws -> OfferView {
         guard caller.role == .provider else { throw DomainError(kind: .forbidden, code: "forbidden", title: "Only providers decline offers") }
-        guard let offer = try await offers.findOne(["_id": .string(offerID)]), offer.providerId == caller.userID else {
+        guard let offer = try await offers.find(id: offerID), offer.providerId == caller.userID else {
             throw DomainError.notFound("offer '\(offerID)'")
         }
-        guard let declined = try await offers.findOneAndUpdate(["_id": .string(offerID), "status": "pending"], ["$set": ["status": "declined"]]) else {
+        guard let declined = try await offers.settle(offerID, as: .declined) else {
             throw DomainError.conflict("offer_closed", "the offer is \(offer.status.rawValue)")
         }
         return declined.view

@@ -7,20 +7,12 @@ import MarketplaceMongo
 /// Clients' service requests: create, read, list, cancel. Every change and its event are written
 /// in one transaction (outbox); the dispatch worker reacts to the events.
 extension DispatchService {
-    static let requestsCollection = "service_requests"
-    var requests: MongoCollection<ServiceRequest> { mongo.collection(Self.requestsCollection, as: ServiceRequest.self) }
-
-    static let requestIndexes = [
-        MongoIndex(name: "client_created", keys: ["clientId": 1, "createdAt": -1]),
-        MongoIndex(name: "status_created", keys: ["status": 1, "createdAt": 1]),
-    ]
-
     public func createRequest(_ caller: Caller, _ input: ServiceRequestInput, traceparent: String?) async throws -> ServiceRequestView {
         guard caller.role == .client else {
             throw DomainError(kind: .forbidden, code: "forbidden", title: "Only clients request services")
         }
         if let problem = input.problem() { throw DomainError.validation(problem) }
-        guard try await categories.count(["_id": .string(input.categoryId), "status": "active"]) == 1 else {
+        guard try await categories.isActive(input.categoryId) else {
             throw DomainError(kind: .unprocessableContent, code: "unknown_category", title: "No such category", detail: "categoryId '\(input.categoryId)'")
         }
         let now = Date()
@@ -36,7 +28,7 @@ extension DispatchService {
             traceparent: traceparent)
         let topic = Topic.serviceRequests
         try await mongo.withTransaction { session in
-            try session.collection(Self.requestsCollection, as: ServiceRequest.self).insert(request)
+            try session.collection(ServiceRequestRepository.collectionName, as: ServiceRequest.self).insert(request)
             try Outbox.append(event, to: topic, in: session)
         }
         return request.view
@@ -44,7 +36,7 @@ extension DispatchService {
 
     /// The request, for its client or an admin; 404 for anyone else (its existence is not revealed).
     public func request(_ caller: Caller, id: String) async throws -> ServiceRequestView {
-        guard let request = try await requests.findOne(["_id": .string(id)]),
+        guard let request = try await requests.find(id: id),
               caller.role == .admin || request.clientId == caller.userID else {
             throw DomainError.notFound("request '\(id)'")
         }
@@ -60,15 +52,12 @@ extension DispatchService {
 
     /// The caller's own requests, newest first.
     public func myRequests(_ caller: Caller, status: ServiceRequest.Status?, page: Int, limit: Int) async throws -> RequestPage {
-        var filter: BSONDocument = ["clientId": .string(caller.userID)]
-        if let status { filter["status"] = .string(status.rawValue) }
-        async let total = requests.count(filter)
-        async let items = requests.find(filter, options: FindOptions(sort: ["createdAt": -1, "_id": 1], skip: (page - 1) * limit, limit: limit))
-        return RequestPage(items: try await items.map(\.view), total: try await total, page: page, limit: limit)
+        let found = try await requests.page(client: caller.userID, status: status, page: page, limit: limit)
+        return RequestPage(items: found.items.map(\.view), total: found.total, page: page, limit: limit)
     }
 
     public func cancelRequest(_ caller: Caller, id: String, reason: String?, traceparent: String?) async throws -> ServiceRequestView {
-        guard let current = try await requests.findOne(["_id": .string(id)]), current.clientId == caller.userID else {
+        guard let current = try await requests.find(id: id), current.clientId == caller.userID else {
             throw DomainError.notFound("request '\(id)'")
         }
         if let reason, reason.count > 500 { throw DomainError.validation("reason: at most 500 characters") }
@@ -81,7 +70,7 @@ extension DispatchService {
         let cancelled: ServiceRequest? = try await mongo.withTransaction { [set] session in
             // Compare-and-set: only a request still searching is cancelled here (an assigned one
             // is cancelled through its job, with the fee policy).
-            let updated = try session.collection(Self.requestsCollection, as: ServiceRequest.self)
+            let updated = try session.collection(ServiceRequestRepository.collectionName, as: ServiceRequest.self)
                 .findOneAndUpdate(["_id": .string(id), "status": "searching"], ["$set": .document(set)])
             if updated != nil { try Outbox.append(event, to: topic, in: session) }
             return updated

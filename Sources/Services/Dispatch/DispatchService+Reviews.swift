@@ -6,14 +6,8 @@ import MarketplaceMongo
 
 /// Reviews after completion (double-blind, 7 days) and the provider rating projection.
 extension DispatchService {
-    static let reviewsCollection = "reviews"
+    /// The rating projection: per provider, the sum and count of clients' visible reviews.
     static let ratingsCollection = "provider_ratings"
-    var reviews: MongoCollection<Review> { mongo.collection(Self.reviewsCollection, as: Review.self) }
-
-    static let reviewIndexes = [
-        MongoIndex(name: "hidden_due", keys: ["visible": 1, "windowClosesAt": 1]),
-        MongoIndex(name: "subject_visible", keys: ["subjectId": 1, "visible": 1, "createdAt": -1]),
-    ]
 
     public struct ReviewInput: Codable, Sendable {
         public var rating: Int
@@ -23,7 +17,7 @@ extension DispatchService {
     /// The client or the provider of a completed job reviews the other, once, within 7 days of
     /// completion. When the second review arrives both become visible (one transaction).
     public func review(_ caller: Caller, jobID: String, _ input: ReviewInput, traceparent: String?) async throws -> ReviewView {
-        guard let job = try await jobs.findOne(["_id": .string(jobID)]), caller.userID == job.clientId || caller.userID == job.providerId else {
+        guard let job = try await jobs.find(id: jobID), caller.userID == job.clientId || caller.userID == job.providerId else {
             throw DomainError.notFound("job '\(jobID)'")
         }
         let text = (input.text ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
@@ -42,7 +36,7 @@ extension DispatchService {
         let stored = review
         do {
             review.visible = try await mongo.withTransaction { session in
-                let collection = session.collection(Self.reviewsCollection, as: Review.self)
+                let collection = session.collection(ReviewRepository.collectionName, as: Review.self)
                 try collection.insert(stored)
                 // The second review lifts the veil on both.
                 guard let counterpart = try collection.find(["_id": .string(counterpartID)]).first, !counterpart.visible else { return false }
@@ -57,7 +51,7 @@ extension DispatchService {
 
     /// Marks a review visible and emits `review.published` (which the rating projection applies).
     static func publish(_ review: Review, in session: MongoSession, topic: Topic, traceparent: String?) throws {
-        guard try session.collection(reviewsCollection, as: Review.self)
+        guard try session.collection(ReviewRepository.collectionName, as: Review.self)
             .updateOne(["_id": .string(review._id), "visible": false], ["$set": ["visible": true]]).modified == 1 else { return }
         let event = DispatchEvents.ReviewPublished(jobId: review.jobId, authorId: review.authorId, authorRole: review.authorRole,
                                                    subjectId: review.subjectId, rating: review.rating)
@@ -69,7 +63,7 @@ extension DispatchService {
     /// the dispatch worker; returns how many it published.
     @discardableResult
     public func publishDueReviews(now: Date = Date()) async throws -> Int {
-        let due = try await reviews.find(["visible": false, "windowClosesAt": ["$lte": .date(now)]], options: FindOptions(limit: 100))
+        let due = try await reviews.due(now: now)
         let topic = Topic.reviews
         for review in due {
             try await mongo.withTransaction { session in try Self.publish(review, in: session, topic: topic, traceparent: nil) }
@@ -79,18 +73,17 @@ extension DispatchService {
 
     /// A job's reviews as its parties see them: their own always, the other's once visible.
     public func jobReviews(_ caller: Caller, jobID: String) async throws -> [ReviewView] {
-        guard let job = try await jobs.findOne(["_id": .string(jobID)]),
+        guard let job = try await jobs.find(id: jobID),
               caller.role == .admin || caller.userID == job.clientId || caller.userID == job.providerId else {
             throw DomainError.notFound("job '\(jobID)'")
         }
-        return try await reviews.find(["jobId": .string(jobID)], options: FindOptions(sort: ["createdAt": 1]))
+        return try await reviews.of(job: jobID)
             .filter { $0.visible || $0.authorId == caller.userID || caller.role == .admin }.map(\.view)
     }
 
     /// A provider's visible reviews, newest first (public).
     public func providerReviews(providerID: String, limit: Int = 50) async throws -> [ReviewView] {
-        try await reviews.find(["subjectId": .string(providerID), "authorRole": "client", "visible": true],
-                               options: FindOptions(sort: ["createdAt": -1], limit: limit)).map(\.view)
+        try await reviews.visible(aboutProvider: providerID, limit: limit).map(\.view)
     }
 
     struct ProviderRating: Codable, Sendable {

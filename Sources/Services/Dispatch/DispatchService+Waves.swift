@@ -4,16 +4,13 @@ import MarketplaceMessaging
 import MarketplaceMongo
 
 extension DispatchService {
-    static let statesCollection = "dispatch_states"
-    var states: MongoCollection<DispatchState> { mongo.collection(Self.statesCollection, as: DispatchState.self) }
 
     /// Advances every dispatch whose wave timer ran out by `now`: expires the wave's offers, then
     /// offers the request to the next providers (wider radius) or, past the deadline, marks it
     /// `unfulfilled`. Returns how many dispatches it advanced.
     @discardableResult
     public func advanceWaves(index: ProviderPresenceIndex, now: Date = Date()) async throws -> Int {
-        let due = try await states.find(["status": "active", "nextWaveAt": ["$lte": .date(now)]],
-                                        options: FindOptions(sort: ["nextWaveAt": 1], limit: 50))
+        let due = try await states.due(now: now)
         var advanced = 0
         for state in due where try await advance(state, index: index, now: now) { advanced += 1 }
         return advanced
@@ -32,11 +29,11 @@ extension DispatchService {
         let offerLifetime = policy.offerLifetime
         let (advanced, offered): (Bool, [String]) = try await mongo.withTransaction { session in
             // Compare-and-set on the wave: another instance may have advanced it already.
-            let states = session.collection(Self.statesCollection, as: DispatchState.self)
+            let states = session.collection(DispatchStateRepository.collectionName, as: DispatchState.self)
             guard try states.findOneAndUpdate(["_id": .string(state._id), "status": "active", "wave": .int64(Int64(state.wave))],
                                               ["$set": ["wave": .int64(Int64(wave))]]) != nil else { return (false, []) }
-            let requests = session.collection(Self.requestsCollection, as: ServiceRequest.self)
-            let offerCollection = session.collection(Self.offersCollection, as: Offer.self)
+            let requests = session.collection(ServiceRequestRepository.collectionName, as: ServiceRequest.self)
+            let offerCollection = session.collection(OfferRepository.collectionName, as: Offer.self)
             // The wave's time is up: its pending offers expire.
             for offer in try offerCollection.find(["requestId": .string(state._id), "status": "pending"]) {
                 try offerCollection.updateOne(["_id": .string(offer._id), "status": "pending"], ["$set": ["status": "expired"]])
@@ -63,7 +60,7 @@ extension DispatchService {
                 "offered": .array((state.offered + offers.map(\.providerId)).map { .string($0) })]])
             return (true, offers.map(\.providerId))
         }
-        if !offered.isEmpty { await countOffers(to: offered) }
+        if !offered.isEmpty { await offerStats.count(offered: offered) }
         return advanced
     }
 }

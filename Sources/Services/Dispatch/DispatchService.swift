@@ -4,7 +4,9 @@ import MarketplaceHTTP
 import MarketplaceMessaging
 import MarketplaceMongo
 
-/// Catalog and provider presence use cases.
+/// The Dispatch use cases: the catalog and provider presence (here), requests, offers and waves,
+/// jobs and reviews (`DispatchService+<Aspect>.swift`). HTTP-free; documents through the
+/// repositories in Adapters/, events through the outbox or the publisher.
 public final class DispatchService: Sendable {
     let mongo: MongoClient
     let publisher: any EventPublisher
@@ -12,7 +14,13 @@ public final class DispatchService: Sendable {
     public let policy: DispatchPolicy
     public let cancellation: CancellationPolicy
     public let ranking: Ranking
-    var categories: MongoCollection<ServiceCategory> { mongo.collection("categories", as: ServiceCategory.self) }
+    let categories: CategoryRepository
+    let requests: ServiceRequestRepository
+    let offers: OfferRepository
+    let jobs: JobRepository
+    let reviews: ReviewRepository
+    let states: DispatchStateRepository
+    let offerStats: ProviderOfferStatsRepository
 
     public init(mongo: MongoClient, publisher: any EventPublisher, directory: any ProviderDirectory,
                 policy: DispatchPolicy = .init(), cancellation: CancellationPolicy = .init(), ranking: Ranking = .init()) {
@@ -22,6 +30,13 @@ public final class DispatchService: Sendable {
         self.mongo = mongo
         self.publisher = publisher
         self.directory = directory
+        categories = CategoryRepository(mongo: mongo)
+        requests = ServiceRequestRepository(mongo: mongo)
+        offers = OfferRepository(mongo: mongo)
+        jobs = JobRepository(mongo: mongo)
+        reviews = ReviewRepository(mongo: mongo)
+        states = DispatchStateRepository(mongo: mongo)
+        offerStats = ProviderOfferStatsRepository(mongo: mongo)
     }
 
     // MARK: catalog
@@ -39,7 +54,7 @@ public final class DispatchService: Sendable {
     }
 
     public func listCategories() async throws -> [CategoryView] {
-        try await categories.find(["status": "active"], options: FindOptions(sort: ["name": 1])).map(\.view)
+        try await categories.active().map(\.view)
     }
 
     public func createCategory(_ caller: Caller, _ input: CategoryInput) async throws -> CategoryView {
@@ -60,7 +75,7 @@ public final class DispatchService: Sendable {
         guard caller.role == .admin else { throw DomainError.forbidden }
         var set: BSONDocument = ["name": .string(try Self.validName(input.name)), "updatedAt": .date(Date())]
         if let description = input.description { set["description"] = .string(description) }
-        guard let updated = try await categories.findOneAndUpdate(["_id": .string(slug), "status": "active"], ["$set": .document(set)]) else {
+        guard let updated = try await categories.updateActive(slug, set: set) else {
             throw DomainError.notFound("category '\(slug)'")
         }
         return updated.view
@@ -68,8 +83,7 @@ public final class DispatchService: Sendable {
 
     public func retireCategory(_ caller: Caller, slug: String) async throws {
         guard caller.role == .admin else { throw DomainError.forbidden }
-        guard try await categories.findOneAndUpdate(["_id": .string(slug), "status": "active"],
-                                                     ["$set": ["status": "retired", "updatedAt": .date(Date())]]) != nil else {
+        guard try await categories.updateActive(slug, set: ["status": "retired", "updatedAt": .date(Date())]) != nil else {
             throw DomainError.notFound("category '\(slug)'")
         }
     }
@@ -106,12 +120,12 @@ public final class DispatchService: Sendable {
 
     public func prepare() async throws {
         // The slug is the _id: uniqueness comes with it.
-        try await categories.createIndexes([MongoIndex(name: "status_name", keys: ["status": 1, "name": 1])])
-        try await requests.createIndexes(Self.requestIndexes)
-        try await offers.createIndexes(Self.offerIndexes)
-        try await jobs.createIndexes(Self.jobIndexes)
-        try await reviews.createIndexes(Self.reviewIndexes)
-        try await states.createIndexes([MongoIndex(name: "due", keys: ["status": 1, "nextWaveAt": 1])])
+        try await categories.prepare()
+        try await requests.prepare()
+        try await offers.prepare()
+        try await jobs.prepare()
+        try await reviews.prepare()
+        try await states.prepare()
         try await Outbox.prepare(mongo)
     }
 }

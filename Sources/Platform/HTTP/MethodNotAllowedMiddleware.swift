@@ -12,20 +12,23 @@ struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
         var methods: [String]
     }
 
-    let routes: [Route]
+    /// By number of segments: a request is compared with the few paths of its length only (this
+    /// runs on every request).
+    let routes: [Int: [Route]]
 
     init(methodsByPath: [String: [String]]) {
         // Exactly the documented methods (the router serves no implicit HEAD).
-        routes = methodsByPath.map { path, methods in
+        let all = methodsByPath.map { path, methods in
             Route(segments: path.split(separator: "/").map { $0.hasPrefix("{") ? nil : String($0) }, methods: methods.sorted())
         }
+        routes = Dictionary(grouping: all, by: \.segments.count)
     }
 
     /// The methods of every documented path the request's path fits; nil when it fits none.
     func allowedMethods(for path: String) -> [String]? {
         let segments = path.split(separator: "/")
-        let matching = routes.filter { route in
-            route.segments.count == segments.count && zip(route.segments, segments).allSatisfy { $0 == nil || $0! == $1 }
+        let matching = (routes[segments.count] ?? []).filter { route in
+            zip(route.segments, segments).allSatisfy { $0 == nil || $0! == $1 }
         }
         return matching.isEmpty ? nil : Set(matching.flatMap(\.methods)).sorted()
     }

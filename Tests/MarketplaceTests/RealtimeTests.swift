@@ -167,6 +167,40 @@ struct RealtimeProtocolTests {
         await r.stop()
     }
 
+    @Test("a revoked session's sockets end at once with 3500 on every node; the user's other sessions stay until suspension ends them")
+    func revocationEndsLiveConnections() async throws {
+        let r = try await RealtimeHarness.start(nodes: 2)
+        try await r.dispatch.app.test(.router) { api in
+            let (admin, _) = try await DispatchTests.adminAndCategory(r.dispatch, api)
+            let email = T.email()
+            let phone = try await T.register(api, email: email)
+            let laptop: T.Tokens = try await api.execute(uri: "/v1/auth/login", method: .post, headers: [.contentType: "application/json"],
+                                                         body: T.json(["email": email, "password": "correct horse battery"])) { response throws in
+                #expect(response.status == .ok)
+                return try JSONDecoder.iso.decode(T.Tokens.self, from: response.body)
+            }
+            let bystander = try await T.register(api, email: T.email())
+            let onPhone = try await r.connected(phone.accessToken, node: 0)
+            let onLaptop = try await r.connected(laptop.accessToken, node: 1)
+            let other = try await r.connected(bystander.accessToken, node: 1)
+
+            // Logging out on the phone ends the phone's socket (on node 0) at once, not at expiry.
+            let loggedOut = ContinuousClock.now
+            try await api.execute(uri: "/v1/auth/logout", method: .post, headers: T.bearer(phone.accessToken)) { #expect($0.status == .noContent) }
+            #expect(try await onPhone.closeCode(timeout: .seconds(3)) == 3500, "terminal: the SDK does not reconnect with a dead token")
+            print("revocation: logout → socket closed in \(ContinuousClock.now - loggedOut)")
+            #expect(try await onLaptop.command("presence_stats", ["channel": "user:\(phone.user.id)"]).object("presence_stats") != nil,
+                    "the laptop's session was not revoked")
+
+            // Suspension ends every session of the user, on every node; others are untouched.
+            try await api.execute(uri: "/v1/admin/users/\(phone.user.id)/suspend", method: .post, headers: T.bearer(admin)) { #expect($0.status == .ok) }
+            #expect(try await onLaptop.closeCode(timeout: .seconds(3)) == 3500)
+            #expect(try await other.command("presence_stats", ["channel": "user:\(bystander.user.id)"]).object("presence_stats") != nil)
+            for client in [onPhone, onLaptop, other] { await client.close() }
+        }
+        await r.stop()
+    }
+
     @Test("an expired token gets error 109 (the SDK refreshes); a revoked session is terminal; pings need pongs")
     func authenticationAndPings() async throws {
         let r = try await RealtimeHarness.start(configure: { $0.pingInterval = .seconds(1) })

@@ -4,7 +4,8 @@ import MarketplaceHTTP
 import MarketplacePlatform
 
 /// Identity on the platform's seam: accounts, sessions and tokens over HTTP; provides the
-/// `AccessTokenVerifier` the HTTP middleware and the realtime gateway use.
+/// `AccessTokenVerifier` the HTTP middleware and the realtime gateway use, and the
+/// `SessionRevocationFeed` that ends live connections of revoked sessions.
 ///
 /// Configuration (`identity.*`): `bcrypt.cost` (10), `access.token.lifetime` seconds (900),
 /// `refresh.token.lifetime` seconds (30 days), `login.failure.limit` (5).
@@ -24,6 +25,7 @@ public struct IdentityModule: ServiceModule {
     public init(service: IdentityService, ports: Ports) {
         self.service = service
         ports.provide((any AccessTokenVerifier).self, IdentityTokenVerifier(service: service), by: Self.name)
+        ports.provide((any SessionRevocationFeed).self, service.sessions.revocations, by: Self.name)
     }
 
     public func prepare() async throws { try await service.prepare() }

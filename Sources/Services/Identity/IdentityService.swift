@@ -126,7 +126,7 @@ public final class IdentityService: Sendable {
                           title: "This refresh token was already used", detail: "the session has been revoked")
         case .rotated(let userID, _, let sessionID, let next):
             guard let user = try await users.find(id: userID), user.status == .active else {
-                try await sessions.revoke(sessionID)
+                try await sessions.revoke(sessionID, userID: userID)
                 throw DomainError(kind: .unauthorized, code: "invalid_refresh_token", title: "The refresh token is not valid")
             }
             let access = try await tokens.issue(userID: user._id, role: user.role, sessionID: sessionID)
@@ -135,7 +135,7 @@ public final class IdentityService: Sendable {
     }
 
     public func logout(_ caller: Caller) async throws {
-        try await sessions.revoke(caller.sessionID)
+        try await sessions.revoke(caller.sessionID, userID: caller.userID)
     }
 
     private func issueTokens(for user: User) async throws -> TokenPair {

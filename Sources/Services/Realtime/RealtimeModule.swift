@@ -6,8 +6,9 @@ import MarketplaceMessaging
 import MarketplacePlatform
 
 /// Realtime on the platform's seam: the WebSocket gateway (Centrifugo client protocol v2) and
-/// the bridge from domain events to channel publications. Needs the `AccessTokenVerifier`
-/// (Identity) and the `JobAccessDirectory` (Dispatch) as ports; reads no other module's data.
+/// the bridge from domain events to channel publications. Needs the `AccessTokenVerifier` and the
+/// `SessionRevocationFeed` (Identity) and the `JobAccessDirectory` (Dispatch) as ports; reads no
+/// other module's data.
 ///
 /// Configuration (`realtime.*`): `host` (127.0.0.1), `port` (8001), `node.id` (host-pid),
 /// `max.subscriptions` (128), `commands.per.second` (50), `command.burst` (100),
@@ -19,6 +20,7 @@ public struct RealtimeModule: ServiceModule {
     public let configuration: RealtimeConfiguration
     let verifier: any AccessTokenVerifier
     let jobs: any JobAccessDirectory
+    let revocations: any SessionRevocationFeed
     let platform: Platform
 
     public init(context: ModuleContext) async throws {
@@ -30,6 +32,7 @@ public struct RealtimeModule: ServiceModule {
         self.configuration = configuration
         verifier = try context.ports.require((any AccessTokenVerifier).self, by: Self.name)
         jobs = try context.ports.require((any JobAccessDirectory).self, by: Self.name)
+        revocations = try context.ports.require((any SessionRevocationFeed).self, by: Self.name)
         platform = context.platform
     }
 
@@ -41,7 +44,7 @@ public struct RealtimeModule: ServiceModule {
                             addHealthRoutes: @escaping @Sendable (Router<AppRequestContext>, [ReadinessCheck]) -> Void = { _, _ in }) -> RealtimeGateway {
         let configuration = configuration ?? self.configuration
         return RealtimeGateway(
-            configuration: configuration, verifier: verifier, jobs: jobs,
+            configuration: configuration, verifier: verifier, jobs: jobs, revocations: revocations,
             history: ChannelHistory(redis: platform.redis, maxLength: configuration.historySize, ttl: configuration.historyTTL),
             presence: PresenceStore(redis: platform.redis, ttl: configuration.presenceTTL),
             publisher: publisher, events: KafkaEventPublisher(producer: platform.producer, topics: platform.topics),

@@ -13,10 +13,13 @@ import MarketplaceRedis
 public struct SessionStore: Sendable {
     let redis: RedisClient
     let refreshLifetime: Duration
+    /// Told of every revocation, after the session is gone (live connections end at once).
+    let revocations: RedisSessionRevocations
 
     public init(redis: RedisClient, refreshLifetime: Duration = .seconds(30 * 86_400)) {
         self.redis = redis
         self.refreshLifetime = refreshLifetime
+        revocations = RedisSessionRevocations(redis: redis)
     }
 
     struct Issued: Sendable {
@@ -58,7 +61,7 @@ public struct SessionStore: Sendable {
         let script = """
         local s = redis.call('HGET', KEYS[1], 'refresh')
         if not s then return {0} end
-        if s ~= ARGV[1] then redis.call('DEL', KEYS[1]); return {1} end
+        if s ~= ARGV[1] then local u = redis.call('HGET', KEYS[1], 'user'); redis.call('DEL', KEYS[1]); return {1, u} end
         redis.call('HSET', KEYS[1], 'refresh', ARGV[2])
         redis.call('EXPIRE', KEYS[1], ARGV[3])
         return {2, redis.call('HGET', KEYS[1], 'user'), redis.call('HGET', KEYS[1], 'role')}
@@ -70,13 +73,17 @@ public struct SessionStore: Sendable {
         case 2:
             guard values.count == 3, let user = values[1].string, let role = values[2].string.flatMap(Role.init(rawValue:)) else { return .unknown }
             return .rotated(userID: user, role: role, sessionID: sessionID, refreshToken: next)
-        case 1: return .reused
+        case 1:
+            // The thief's and the owner's connections end alike: the session is gone.
+            if values.count == 2, let user = values[1].string { await revocations.publish(SessionRevocation(userID: user, sessionID: sessionID)) }
+            return .reused
         default: return .unknown
         }
     }
 
-    func revoke(_ sessionID: String) async throws {
+    func revoke(_ sessionID: String, userID: String) async throws {
         try await redis.delete("session:\(sessionID)")
+        await revocations.publish(SessionRevocation(userID: userID, sessionID: sessionID))
     }
 
     /// Ends every session of a user (suspension, password reset, deletion).
@@ -84,6 +91,7 @@ public struct SessionStore: Sendable {
         let sessions = try await redis.smembers("user-sessions:\(userID)")
         let keys = sessions.map { "session:\($0)" } + ["user-sessions:\(userID)"]
         _ = try await redis.send(["DEL"] + keys)
+        await revocations.publish(SessionRevocation(userID: userID))
     }
 
     static func randomToken(bytes: Int) -> String {

@@ -24,4 +24,6 @@ struct GatewayMetrics: Sendable {
     let deliveryDelay = Timer(label: "realtime_delivery_delay_seconds")
     let historyFailures = Counter(label: "realtime_history_failures_total")
     let readPauses = Counter(label: "realtime_read_pauses_total")
+    /// Connections ended because their session was revoked elsewhere.
+    let revokedDisconnects = Counter(label: "realtime_revoked_disconnects_total")
 }

@@ -19,6 +19,7 @@ public final class RealtimeGateway: Service, Sendable {
     let configuration: RealtimeConfiguration
     let verifier: any AccessTokenVerifier
     let jobs: any JobAccessDirectory
+    let revocations: any SessionRevocationFeed
     let history: ChannelHistory
     let presence: PresenceStore
     let publisher: RealtimePublisher
@@ -48,12 +49,14 @@ public final class RealtimeGateway: Service, Sendable {
     private let assigned = Mutex(false)
 
     public init(configuration: RealtimeConfiguration, verifier: any AccessTokenVerifier, jobs: any JobAccessDirectory,
+                revocations: any SessionRevocationFeed,
                 history: ChannelHistory, presence: PresenceStore, publisher: RealtimePublisher, events: any EventPublisher,
                 kafka: KafkaClientConfiguration, topics: TopicNames, routes: @escaping @Sendable (Router<AppRequestContext>, RealtimeGateway) -> Void = { _, _ in },
                 logger: Logger = Logger(label: "realtime.gateway")) {
         self.configuration = configuration
         self.verifier = verifier
         self.jobs = jobs
+        self.revocations = revocations
         self.history = history
         self.presence = presence
         self.publisher = publisher
@@ -85,6 +88,7 @@ public final class RealtimeGateway: Service, Sendable {
             group.addTask { try await app.runService() }
             group.addTask { try await self.readFanOut() }
             group.addTask { await self.housekeeping() }
+            group.addTask { await self.followRevocations() }
             try await withGracefulShutdownHandler {
                 try await group.next()
             } onGracefulShutdown: {
@@ -92,6 +96,28 @@ public final class RealtimeGateway: Service, Sendable {
                 for connection in self.connections.withLock({ Array($0.values) }) { connection.disconnect(.shutdown, dropPending: false) }
             }
             group.cancelAll()
+        }
+    }
+
+    /// Ends, at once, the connections of sessions revoked anywhere (logout, suspension, password
+    /// reset, a reused refresh token) with 3500, which the SDKs take as terminal: the token is
+    /// dead, reconnecting with it cannot help. Without this a socket outlived its session until
+    /// the token expired. A lost feed is followed again after a second.
+    func followRevocations() async {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                try await revocations.follow { [self] revocation in revoke(revocation) }
+            } catch {
+                logger.warning("revocation feed lost: \(error)")
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    func revoke(_ revocation: SessionRevocation) {
+        let affected = connections.withLock { $0.values.filter { $0.caller.map(revocation.covers) ?? false } }
+        for connection in affected where connection.disconnect(.invalidToken, dropPending: true) {
+            metrics.revokedDisconnects.increment()
         }
     }
 

@@ -40,7 +40,7 @@ struct IdentityTests {
 
     static func email() -> String { "\(TestServers.unique("user"))@example.com" }
 
-    struct Tokens: Decodable { var accessToken: String; var refreshToken: String; var expiresIn: Int; var user: UserView }
+    struct Tokens: Decodable { var accessToken: String; var refreshToken: String; var expiresIn: Int; var user: UserView; var deviceToken: String? }
     struct ProblemBody: Decodable { var code: String; var status: Int; var detail: String? }
 
     static func json(_ object: [String: Any]) -> ByteBuffer {
@@ -148,6 +148,47 @@ struct IdentityTests {
             #expect(statuses.filter { $0 == .created }.count == 1)
             #expect(statuses.filter { $0 == .conflict }.count == 7)
         }
+        await h.platform.close()
+    }
+
+    @Test("one address cannot lock others out: after 100 failures from it, a known device still logs in; the attacker stays throttled")
+    func knownDevicesAreNotThrottledByTheirAddress() async throws {
+        let h = try await Self.harness()
+        let email = Self.email()
+        // Over HTTP: registration and login hand out a device token; a known device keeps its own.
+        let device: String = try await h.app.test(.router) { client in
+            let registered = try await Self.register(client, email: email)
+            return try await client.execute(uri: "/v1/auth/login", method: .post, headers: [.contentType: "application/json"],
+                                            body: Self.json(["email": email, "password": "correct horse battery",
+                                                             "deviceToken": try #require(registered.deviceToken)])) { response throws in
+                #expect(response.status == .ok)
+                let tokens = try JSONDecoder.iso.decode(Tokens.self, from: response.body)
+                #expect(tokens.deviceToken == registered.deviceToken, "a known device keeps its token")
+                return try #require(tokens.deviceToken)
+            }
+        }
+        // The use case, from an address of its own (router tests share theirs): credential
+        // stuffing, 100 failures for other accounts from one carrier-NAT address.
+        let address = "198.51.100.\(Int.random(in: 1...254))-\(UUID().uuidString.prefix(6))"
+        func login(_ email: String, _ password: String, device: String? = nil) async -> String {
+            do {
+                _ = try await h.service.login(email: email, password: password, clientAddress: address, deviceToken: device)
+                return "ok"
+            } catch let refusal as DomainError { return refusal.code } catch { return "\(error)" }
+        }
+        var refused = 0
+        for _ in 0..<100 where await login(Self.email(), "guessed password 1") == "too_many_attempts" { refused += 1 }
+        #expect(refused >= 80, "the address limit (20) throttles the attacker: \(refused) of 100 refused")
+        #expect(await login(Self.email(), "guessed password 1") == "too_many_attempts")
+        // A new device of the victim, behind that address, waits like everyone unknown...
+        #expect(await login(email, "correct horse battery") == "too_many_attempts")
+        // ...but the known device logs in with the right password.
+        #expect(await login(email, "correct horse battery", device: device) == "ok")
+        // Another account's device token is no key: it counts as an unknown device.
+        #expect(await login(Self.email(), "guessed password 1", device: device) == "too_many_attempts")
+        // A known device's own failures lock only that device.
+        for _ in 0..<5 { #expect(await login(email, "wrong password!!", device: device) == "invalid_credentials") }
+        #expect(await login(email, "correct horse battery", device: device) == "too_many_attempts")
         await h.platform.close()
     }
 

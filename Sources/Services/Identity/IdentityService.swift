@@ -63,6 +63,9 @@ public final class IdentityService: Sendable {
         public var refreshToken: String
         public var expiresIn: Int
         public var tokenType = "Bearer"
+        /// Present it at the next login from this device: a known device is not throttled by
+        /// other people's failures from the same address (login and registration give one).
+        public var deviceToken: String?
     }
 
     // MARK: registration and login
@@ -90,12 +93,15 @@ public final class IdentityService: Sendable {
         } catch let error as MongoError where error.isDuplicateKey {
             throw DomainError.conflict("email_taken", "an account with this email already exists")
         }
-        return try await issueTokens(for: user)
+        var pair = try await issueTokens(for: user)
+        pair.deviceToken = try await throttle.newDevice(email: email)
+        return pair
     }
 
-    public func login(email rawEmail: String, password: String, clientAddress: String) async throws -> TokenPair {
+    public func login(email rawEmail: String, password: String, clientAddress: String, deviceToken: String? = nil) async throws -> TokenPair {
         let email = Credentials.normalizeEmail(rawEmail) ?? rawEmail.lowercased()
-        if let retryAfter = try await throttle.retryAfter(email: email, address: clientAddress) {
+        let client = try await throttle.client(email: email, address: clientAddress, deviceToken: deviceToken)
+        if let retryAfter = try await throttle.retryAfter(email: email, client: client) {
             throw DomainError(kind: .tooManyRequests, code: "too_many_attempts", title: "Too many failed logins",
                           detail: "try again later", retryAfter: retryAfter)
         }
@@ -105,14 +111,15 @@ public final class IdentityService: Sendable {
         let stored = user?.passwordHash
         let matches = try await hashing.runIfActive { Bcrypt.verify(password, hash: stored ?? Self.dummyHash) }
         guard let user, matches, user.status != .deleted else {
-            try await throttle.recordFailure(email: email, address: clientAddress)
+            try await throttle.recordFailure(email: email, client: client)
             throw DomainError(kind: .unauthorized, code: "invalid_credentials", title: "Wrong email or password")
         }
         guard user.status == .active else {
             throw DomainError(kind: .forbidden, code: "account_suspended", title: "This account is suspended")
         }
-        try await throttle.reset(email: email)
-        return try await issueTokens(for: user)
+        var pair = try await issueTokens(for: user)
+        pair.deviceToken = try await throttle.succeeded(email: email, client: client, presented: deviceToken)
+        return pair
     }
 
     static let dummyHash = Bcrypt.hash("not-a-real-password", cost: 10)

@@ -6,7 +6,7 @@ import MarketplaceHTTP
 /// `/v1/auth/*`, `/v1/users/me`, `/.well-known/jwks.json`.
 public enum IdentityRoutes {
     struct RegisterRequest: Decodable { var email: String; var password: String; var name: String; var role: String }
-    struct LoginRequest: Decodable { var email: String; var password: String }
+    struct LoginRequest: Decodable { var email: String; var password: String; var deviceToken: String? }
     struct RefreshRequest: Decodable { var refreshToken: String }
     struct ResetRequest: Decodable { var email: String }
     struct ResetConfirmation: Decodable { var token: String; var password: String }
@@ -27,7 +27,7 @@ public enum IdentityRoutes {
         auth.post("/login") { request, context in
             let body = try await request.decodeJSON(LoginRequest.self, context: context)
             let address = context.remoteAddress?.ipAddress ?? "unknown"
-            return try jsonResponse(try await service.login(email: body.email, password: body.password, clientAddress: address))
+            return try jsonResponse(try await service.login(email: body.email, password: body.password, clientAddress: address, deviceToken: body.deviceToken))
         }
         auth.post("/refresh") { request, context in
             let body = try await request.decodeJSON(RefreshRequest.self, context: context)

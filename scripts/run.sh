@@ -9,5 +9,12 @@ cd "$ROOT"
 scripts/bootstrap.sh
 scripts/stack.sh start
 export LD_LIBRARY_PATH="$ROOT/.stack/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# The key-encryption key of the token-signing keys: generated once into the git-ignored stack
+# folder (in production it comes from a Kubernetes Secret).
+if [ -z "${IDENTITY_KEK:-}" ]; then
+  [ -s "$ROOT/.stack/identity-kek" ] || (umask 077; head -c 32 /dev/urandom | base64 >"$ROOT/.stack/identity-kek")
+  IDENTITY_KEK="$(cat "$ROOT/.stack/identity-kek")"
+  export IDENTITY_KEK
+fi
 swift build --product marketplace
 exec .build/debug/marketplace dev --topics topics "$@"

@@ -26,6 +26,11 @@ public struct PlatformConfiguration: Sendable {
     public var httpHost: String
     public var httpPort: Int
     public var logLevel: Logger.Level
+    /// `production` makes missing secrets (the signing keys' key-encryption key) a start-up
+    /// error instead of a warning (`marketplace.mode`, `MARKETPLACE_MODE`).
+    public var mode: Mode = .development
+
+    public enum Mode: String, Sendable, CaseIterable { case development, production }
 
     public init(kafkaBrokers: String = "127.0.0.1:9092", kafkaTopicPrefix: String = "",
                 mongoURI: String = MongoConfiguration().uri, mongoDatabase: String = "marketplace", mongoPoolSize: Int = 8,
@@ -73,7 +78,17 @@ public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
     public var environmentVariable: String { key.uppercased().replacingOccurrences(of: ".", with: "_") }
 
     public var description: String {
-        "invalid configuration \(key) (\(environmentVariable)) = '\(value)': \(reason)"
+        "invalid configuration \(key) (\(environmentVariable)) = '\(Self.redacted(key: key, value))': \(reason)"
+    }
+
+    /// What an error may show of a value: nothing of a secret, no credentials of a URI.
+    static func redacted(key: String, _ value: String) -> String {
+        let words = key.lowercased().split(separator: ".")
+        if words.contains(where: { ["password", "secret", "token", "kek", "credentials", "key"].contains($0) }) { return "<redacted>" }
+        if let scheme = value.range(of: "://"), let at = value.range(of: "@", range: scheme.upperBound..<value.endIndex) {
+            return value.replacingCharacters(in: scheme.upperBound..<at.lowerBound, with: "<redacted>")
+        }
+        return value
     }
 }
 
@@ -126,5 +141,10 @@ extension PlatformConfiguration {
             throw ConfigurationError(key: "log.level", value: level, reason: "expected one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         logLevel = parsed
+        let modeText = try string("marketplace.mode", Mode.development.rawValue)
+        guard let parsedMode = Mode(rawValue: modeText) else {
+            throw ConfigurationError(key: "marketplace.mode", value: modeText, reason: "expected development or production")
+        }
+        mode = parsedMode
     }
 }

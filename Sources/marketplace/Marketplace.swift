@@ -104,7 +104,9 @@ struct Users: AsyncParsableCommand {
             let password = ProcessInfo.processInfo.environment["MARKETPLACE_ADMIN_PASSWORD"] ?? readLine(strippingNewline: true) ?? ""
             let configuration = try await loadConfiguration()
             let platform = try Platform(configuration: configuration, logger: PlatformRunner.makeLogger(configuration))
-            let identity = IdentityService(mongo: platform.mongo, redis: platform.redis)
+            // The module's own settings: the signing key it may create is sealed like the server's.
+            let settings = try IdentityService.Configuration(section: ConfigurationSection(reader: configuration.reader, name: IdentityModule.name))
+            let identity = IdentityService(mongo: platform.mongo, redis: platform.redis, configuration: settings)
             do {
                 try await identity.prepare()
                 let admin = try await identity.createAdmin(email: email, password: password, name: name)

@@ -5,6 +5,7 @@ import MarketplaceContracts
 import MarketplaceDispatch
 import MarketplaceIdentity
 import MarketplacePlatform
+import MarketplaceMongo
 import MarketplaceRealtime
 import Testing
 
@@ -73,6 +74,83 @@ struct SeamTests {
         let dispatch = try #require(composition.modules.compactMap { $0 as? DispatchModule }.first)
         #expect(dispatch.service.policy.waveSize == 5)
         #expect(dispatch.service.cancellation.fee(cancelledBy: .client, from: .enRoute, budget: nil) == Money(amount: Decimal(string: "2.5")!, currency: "GBP"))
+        await platform.close()
+    }
+}
+
+@Suite("Secrets", .timeLimit(.minutes(2)))
+struct SecretTests {
+    static func kek() -> String { Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString() }
+
+    @Test("configuration errors never echo a secret or a URI's credentials")
+    func redaction() async throws {
+        do {
+            _ = try await PlatformConfiguration.load(environment: ["MONGO_URI": "postgres://admin:hunter2@db:5432"])
+            Issue.record("a postgres URI should be refused")
+        } catch let error as ConfigurationError {
+            #expect(error.key == "mongo.uri" && !error.description.contains("hunter2"), "\(error)")
+        }
+        let platform = try await SeamTests.platform(["IDENTITY_KEK": "not-a-key-hunter2"])
+        do {
+            _ = try await Composition(platform: platform, modules: MarketplaceApp.modules)
+            Issue.record("a malformed key-encryption key should be refused")
+        } catch let error as ConfigurationError {
+            #expect(error.key == "identity.kek" && !error.description.contains("hunter2"), "\(error)")
+        }
+        await platform.close()
+    }
+
+    @Test("production mode refuses to start without the signing keys' key-encryption key")
+    func productionNeedsKEK() async throws {
+        let platform = try await SeamTests.platform(["MARKETPLACE_MODE": "production"])
+        do {
+            _ = try await Composition(platform: platform, modules: MarketplaceApp.modules)
+            Issue.record("production without IDENTITY_KEK should be refused")
+        } catch let error as ConfigurationError {
+            #expect(error.key == "identity.kek")
+        }
+        await platform.close()
+        let sealed = try await SeamTests.platform(["MARKETPLACE_MODE": "production", "IDENTITY_KEK": Self.kek()])
+        _ = try await Composition(platform: sealed, modules: MarketplaceApp.modules)
+        await sealed.close()
+    }
+
+    @Test("signing keys are sealed at rest; plain keys get sealed; a KEK rotation re-seals them while tokens keep verifying; an unknown KEK fails at start")
+    func signingKeysAtRest() async throws {
+        let platform = try await SeamTests.platform()
+        let (mongo, redis) = (platform.mongo, platform.redis)
+        func stored() async throws -> [BSONDocument] { try await mongo.collection("signing_keys", as: BSONDocument.self).find([:]) }
+        func service(_ vault: SigningKeyVault?) -> IdentityService {
+            IdentityService(mongo: mongo, redis: redis, configuration: .init(signingKeyVault: vault))
+        }
+        // A development instance without a KEK stores its key in plain PEM...
+        let development = service(nil)
+        try await development.prepare()
+        #expect(try await stored().allSatisfy { $0["privateKeyPEM"] != nil })
+        let token = try await development.register(email: "\(TestServers.unique("kek"))@example.com", password: "correct horse battery",
+                                                   name: "K", role: "client", traceparent: nil).accessToken
+        // ...which the first instance with one seals in place.
+        let first = Self.kek(), second = Self.kek()
+        let sealing = service(try SigningKeyVault(current: first))
+        try await sealing.prepare()
+        let documents = try await stored()
+        #expect(documents.allSatisfy { $0["privateKeyPEM"] == nil && $0["sealedKey"] != nil && $0["kekID"] == .string(SigningKeyVault.id(of: Data(base64Encoded: first)!)) })
+        #expect(!documents.description.contains("PRIVATE KEY"), "no PEM left in the database")
+        #expect(try await IdentityTokenVerifier(service: sealing).verify(token).role == .client)
+
+        // Rotation: the new KEK current, the old one previous; keys are re-sealed, tokens verify.
+        let rotated = service(try SigningKeyVault(current: second, previous: [first]))
+        try await rotated.prepare()
+        #expect(try await stored().allSatisfy { $0["kekID"] == .string(SigningKeyVault.id(of: Data(base64Encoded: second)!)) })
+        #expect(try await IdentityTokenVerifier(service: rotated).verify(token).role == .client)
+
+        // An instance given only the retired KEK cannot open them: it fails at start, saying why.
+        do {
+            try await service(try SigningKeyVault(current: first)).prepare()
+            Issue.record("the retired KEK should not open keys re-sealed under its successor")
+        } catch let error as SigningKeyVault.UnknownKEK {
+            #expect(error.description.contains("identity.kek"))
+        }
         await platform.close()
     }
 }

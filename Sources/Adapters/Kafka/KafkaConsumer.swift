@@ -52,7 +52,10 @@ public final class KafkaConsumer: @unchecked Sendable {
         self.core = core
         self.context = context
         let pollHandle = UncheckedHandle(handle)
-        pollLoop = LoopThread(name: "kafka-cons-poll") { core.pollLoop(pollHandle) }
+        // The loop holds the callback context (librdkafka's callbacks get an unretained pointer).
+        pollLoop = LoopThread(name: "kafka-cons-poll") { [context] in
+            withExtendedLifetime(context) { core.pollLoop(pollHandle) }
+        }
     }
 
     /// The consumed records, in order per partition. Ends after `stopDelivery()` or `close()`.

@@ -38,9 +38,15 @@ public final class KafkaProducer: @unchecked Sendable {
         self.logger = logger
         let running = self.running
         let pollHandle = UncheckedHandle(handle)
-        pollLoop = LoopThread(name: "kafka-prod-poll") { [running] in
-            while running.isSet {
-                rd_kafka_poll(pollHandle.pointer, 100)
+        // The loop holds the callback context: librdkafka calls back (statistics) from
+        // rd_kafka_poll with an unretained pointer to it, so it must live as long as the loop,
+        // even for a producer dropped without `close` (which would otherwise leave the loop
+        // polling with a dangling context: a crash at the next statistics callback).
+        pollLoop = LoopThread(name: "kafka-prod-poll") { [running, context] in
+            withExtendedLifetime(context) {
+                while running.isSet {
+                    rd_kafka_poll(pollHandle.pointer, 100)
+                }
             }
         }
     }
@@ -76,6 +82,10 @@ public final class KafkaProducer: @unchecked Sendable {
         let result = try await onDedicatedThread("kafka-flush") { rd_kafka_flush(handle.pointer, millis) }
         if result != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError.timedOut("flush: \(rd_kafka_outq_len(self.handle)) records still queued") }
     }
+
+    /// A producer dropped without `close` stops its poll loop (nothing calls back after that);
+    /// its handle is not destroyed here, as destroying blocks: call `close`.
+    deinit { running.clear() }
 
     /// Flushes, stops the poll loop and destroys the handle. Safe to call more than once.
     public func close(timeout: Duration = .seconds(30)) async {

@@ -48,6 +48,16 @@ public struct ConfigurationSection: Sendable {
         return value
     }
 
+    /// A secret (a key, a password): never logged by the configuration's access reporting and
+    /// never echoed in errors. nil when unset.
+    public func secret(_ key: String) throws -> String? {
+        guard let value = reader.string(forKey: ConfigKey(fullKey(key)), isSecret: true) else { return nil }
+        guard !value.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw ConfigurationError(key: fullKey(key), value: value, reason: "must not be empty")
+        }
+        return value
+    }
+
     /// Seconds as a number ("0.5", "900").
     public func seconds(_ key: String, default fallback: Double, in range: ClosedRange<Double>) throws -> Double {
         try number(key, default: fallback, in: range)

@@ -8,7 +8,9 @@ import MarketplacePlatform
 /// `SessionRevocationFeed` that ends live connections of revoked sessions.
 ///
 /// Configuration (`identity.*`): `bcrypt.cost` (10), `access.token.lifetime` seconds (900),
-/// `refresh.token.lifetime` seconds (30 days), `login.failure.limit` (5).
+/// `refresh.token.lifetime` seconds (30 days), `login.failure.limit` (5), `kek` (the base64
+/// 32-byte key-encryption key of the signing keys; required in production mode) and
+/// `kek.previous` (comma-separated, while rotating it).
 public struct IdentityModule: ServiceModule {
     public static let name = "identity"
     public static var openAPI: OpenAPIFragment { IdentityOpenAPI.fragment }
@@ -16,9 +18,14 @@ public struct IdentityModule: ServiceModule {
     public let service: IdentityService
 
     public init(context: ModuleContext) async throws {
-        self.init(service: IdentityService(mongo: context.mongo, redis: context.redis,
-                                           configuration: try IdentityService.Configuration(section: context.configuration)),
-                  ports: context.ports)
+        let configuration = try IdentityService.Configuration(section: context.configuration)
+        if configuration.signingKeyVault == nil {
+            guard context.platform.configuration.mode != .production else {
+                throw ConfigurationError(key: "identity.kek", value: "", reason: "required in production mode: the signing keys are sealed with it")
+            }
+            context.logger.warning("identity.kek is not set: token-signing keys are stored unsealed (development only)")
+        }
+        self.init(service: IdentityService(mongo: context.mongo, redis: context.redis, configuration: configuration), ports: context.ports)
     }
 
     /// A module over a service built by the caller (tests choose lifetimes and limits).
@@ -44,6 +51,17 @@ extension IdentityService.Configuration {
                   refreshTokenLifetime: .seconds(try section.seconds("refresh.token.lifetime",
                                                                      default: Double(defaults.refreshTokenLifetime.components.seconds),
                                                                      in: 3_600...31_536_000)),
-                  loginFailureLimit: try section.integer("login.failure.limit", default: defaults.loginFailureLimit, in: 1...1_000))
+                  loginFailureLimit: try section.integer("login.failure.limit", default: defaults.loginFailureLimit, in: 1...1_000),
+                  signingKeyVault: try Self.vault(section))
+    }
+
+    static func vault(_ section: ConfigurationSection) throws -> SigningKeyVault? {
+        guard let current = try section.secret("kek") else { return nil }
+        let previous = (try section.secret("kek.previous") ?? "").split(separator: ",").map(String.init).filter { !$0.isEmpty }
+        do {
+            return try SigningKeyVault(current: current, previous: previous)
+        } catch {
+            throw ConfigurationError(key: "identity.kek", value: current, reason: "expected base64 of 32 random bytes (openssl rand -base64 32), also in identity.kek.previous")
+        }
     }
 }

@@ -15,13 +15,17 @@ public final class IdentityService: Sendable {
         public var accessTokenLifetime: TimeInterval
         public var refreshTokenLifetime: Duration
         public var loginFailureLimit: Int
+        /// Seals the signing keys at rest; nil stores them in plain PEM (development only).
+        public var signingKeyVault: SigningKeyVault?
 
         public init(bcryptCost: UInt8 = 10, accessTokenLifetime: TimeInterval = 15 * 60,
-                    refreshTokenLifetime: Duration = .seconds(30 * 86_400), loginFailureLimit: Int = 5) {
+                    refreshTokenLifetime: Duration = .seconds(30 * 86_400), loginFailureLimit: Int = 5,
+                    signingKeyVault: SigningKeyVault? = nil) {
             self.bcryptCost = bcryptCost
             self.accessTokenLifetime = accessTokenLifetime
             self.refreshTokenLifetime = refreshTokenLifetime
             self.loginFailureLimit = loginFailureLimit
+            self.signingKeyVault = signingKeyVault
         }
     }
 
@@ -41,7 +45,7 @@ public final class IdentityService: Sendable {
         self.mongo = mongo
         self.redis = redis
         self.configuration = configuration
-        tokens = TokenService(mongo: mongo, accessTokenLifetime: configuration.accessTokenLifetime)
+        tokens = TokenService(mongo: mongo, accessTokenLifetime: configuration.accessTokenLifetime, vault: configuration.signingKeyVault)
         sessions = SessionStore(redis: redis, refreshLifetime: configuration.refreshTokenLifetime)
         throttle = LoginThrottle(redis: redis, limit: configuration.loginFailureLimit)
         users = UserRepository(mongo: mongo)

@@ -20,10 +20,14 @@ struct AccessClaims: JWTPayload {
     }
 }
 
-/// A signing key as stored in MongoDB, shared by every instance of the service.
+/// A signing key as stored in MongoDB, shared by every instance of the service: sealed under the
+/// key-encryption key (`sealedKey`, `kekID`), or in plain PEM where none is configured (a
+/// development setup; such keys are sealed as soon as an instance with a KEK loads them).
 struct SigningKeyDocument: Codable, Sendable {
     var _id: String  // kid
-    var privateKeyPEM: String
+    var privateKeyPEM: String?
+    var sealedKey: Data?
+    var kekID: String?
     var createdAt: Date
     /// After this the key no longer signs; it still verifies until `verifyUntil`.
     var retireAt: Date
@@ -38,6 +42,7 @@ public actor TokenService {
     public static let audience = "marketplace"
 
     let keysCollection: MongoCollection<SigningKeyDocument>
+    let vault: SigningKeyVault?
     let accessTokenLifetime: TimeInterval
     let keyLifetime: TimeInterval
     private var keys = JWTKeyCollection()
@@ -46,8 +51,10 @@ public actor TokenService {
     /// Built at each reload: parsing PEM keys per JWKS request would be waste.
     private var published = JWKSDocument(keys: [])
 
-    public init(mongo: MongoClient, accessTokenLifetime: TimeInterval = 15 * 60, keyLifetime: TimeInterval = 30 * 86_400) {
+    public init(mongo: MongoClient, accessTokenLifetime: TimeInterval = 15 * 60, keyLifetime: TimeInterval = 30 * 86_400,
+                vault: SigningKeyVault? = nil) {
         keysCollection = mongo.collection("signing_keys", as: SigningKeyDocument.self)
+        self.vault = vault
         self.accessTokenLifetime = accessTokenLifetime
         self.keyLifetime = keyLifetime
     }
@@ -60,9 +67,13 @@ public actor TokenService {
         if current == nil {
             let now = Date()
             let key = ES256PrivateKey()
-            let document = SigningKeyDocument(_id: "es256-\(UUID().uuidString.prefix(8).lowercased())", privateKeyPEM: key.pemRepresentation,
+            var document = SigningKeyDocument(_id: "es256-\(UUID().uuidString.prefix(8).lowercased())", privateKeyPEM: key.pemRepresentation,
                                               createdAt: now, retireAt: now.addingTimeInterval(keyLifetime),
                                               verifyUntil: now.addingTimeInterval(keyLifetime + accessTokenLifetime + 60))
+            if let vault {
+                let sealed = try vault.seal(key.pemRepresentation)
+                (document.privateKeyPEM, document.sealedKey, document.kekID) = (nil, sealed.box, sealed.kekID)
+            }
             try await keysCollection.insert(document)
             try await reload()
         }
@@ -81,17 +92,43 @@ public actor TokenService {
         let now = Date()
         let documents = try await keysCollection.find(["verifyUntil": ["$gt": .date(now)]], options: FindOptions(sort: ["createdAt": -1]))
         let collection = JWTKeyCollection()
+        var publicKeys: [JWKSDocument.Key] = []
         for document in documents {
-            let key = try ES256PrivateKey(pem: document.privateKeyPEM)
+            let key = try ES256PrivateKey(pem: try await privateKeyPEM(of: document))
             await collection.add(ecdsa: key, kid: JWKIdentifier(string: document._id))
+            if let parameters = key.publicKey.parameters {
+                publicKeys.append(JWKSDocument.Key(kty: "EC", crv: "P-256", alg: "ES256", use: "sig", kid: document._id, x: parameters.x, y: parameters.y))
+            }
         }
         keys = collection
-        published = JWKSDocument(keys: documents.compactMap { document in
-            guard let key = try? ES256PrivateKey(pem: document.privateKeyPEM), let parameters = key.publicKey.parameters else { return nil }
-            return JWKSDocument.Key(kty: "EC", crv: "P-256", alg: "ES256", use: "sig", kid: document._id, x: parameters.x, y: parameters.y)
-        })
+        published = JWKSDocument(keys: publicKeys)
         current = documents.first { $0.retireAt > now }
         lastReload = now
+    }
+
+    /// The key's PEM, opened with the vault. A key stored in plain PEM, or sealed under a
+    /// previous KEK, is sealed again under the current one (a compare-and-set on what was stored,
+    /// so two instances doing it at once agree).
+    private func privateKeyPEM(of document: SigningKeyDocument) async throws -> String {
+        let pem: String
+        if let box = document.sealedKey, let kekID = document.kekID {
+            guard let vault else { throw SigningKeyVault.UnknownKEK(kekID: kekID) }
+            pem = try vault.open(.init(kekID: kekID, box: box))
+            guard kekID != vault.current.id else { return pem }
+        } else if let plain = document.privateKeyPEM {
+            pem = plain
+            guard vault != nil else { return pem }
+        } else {
+            throw MongoError.decoding("signing key \(document._id) has neither a sealed nor a plain key")
+        }
+        if let vault {
+            let sealed = try vault.seal(pem)
+            let was: BSONValue = document.kekID.map { .string($0) } ?? .null
+            _ = try await keysCollection.updateOne(["_id": .string(document._id), "kekID": was],
+                                                   ["$set": ["sealedKey": .binary(subtype: 0, Array(sealed.box)), "kekID": .string(sealed.kekID)],
+                                                    "$unset": ["privateKeyPEM": ""]])
+        }
+        return pem
     }
 
     func issue(userID: String, role: Role, sessionID: String) async throws -> String {

@@ -47,7 +47,7 @@ extension ServiceModule {
     var workerNames: [String] { Self.workers.map(\.name) }
 
     /// Builds the named worker of this module instance, nil when it has none of that name.
-    func makeWorker(named name: String, in context: WorkerContext) throws -> Worker? {
+    func makeWorker(named name: String, in context: WorkerContext) throws -> ModuleWorker? {
         try Self.workers.first { $0.name == name }.map { try $0.make(self, context) }
     }
 }

@@ -10,7 +10,7 @@ import ServiceLifecycle
 public struct WorkerDefinition<Module: ServiceModule>: Sendable {
     public let name: String
     public let summary: String
-    let make: @Sendable (Module, WorkerContext) throws -> Worker
+    let make: @Sendable (Module, WorkerContext) throws -> ModuleWorker
 
     /// A consumer worker: topics, group and handler; retries, dead letters and graceful shutdown
     /// come from the platform (`ConsumerWorkerService`).
@@ -25,18 +25,4 @@ public struct WorkerDefinition<Module: ServiceModule>: Sendable {
                                _ make: @escaping @Sendable (Module, WorkerContext) throws -> any Service) -> WorkerDefinition {
         WorkerDefinition(name: name, summary: summary) { module, context in .service(try make(module, context)) }
     }
-}
-
-/// What a built worker is.
-public enum Worker {
-    case consumer(ConsumerWorker)
-    case service(any Service)
-}
-
-/// What the platform offers a worker that serves HTTP of its own (the realtime gateway):
-/// the process's health, readiness and metrics routes, with checks of its own added.
-public struct WorkerContext: Sendable {
-    /// Adds `/health/live`, `/health/ready` (the platform's checks, the modules', and `extra`)
-    /// and `/metrics` to a router of the worker's.
-    public let addHealthRoutes: @Sendable (_ router: Router<AppRequestContext>, _ extra: [ReadinessCheck]) -> Void
 }

@@ -21,7 +21,7 @@ extension DispatchService {
             .filter { !excluding.contains($0.providerId) }
         guard !nearby.isEmpty else { return [] }
         let ids = BSONValue.array(nearby.map { .string($0.providerId) })
-        async let profiles = mongo.collection("provider_profiles", as: RankingProfile.self).find(["_id": ["$in": ids]])
+        async let profiles = mongo.collection(ProviderProfilesReadModel.collectionName, as: RankingProfile.self).find(["_id": ["$in": ids]])
         async let stats = offerStats.stats(of: nearby.map(\.providerId))
         async let busy = jobs.busy(among: nearby.map(\.providerId))
         let profileByID = Dictionary(try await profiles.map { ($0._id, $0) }, uniquingKeysWith: { first, _ in first })

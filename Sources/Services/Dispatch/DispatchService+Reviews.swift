@@ -102,7 +102,7 @@ extension DispatchService {
             guard let rating = try ratings.findOneAndUpdate(["_id": .string(published.subjectId)],
                                                             ["$inc": ["sum": .int64(Int64(published.rating)), "count": 1]], upsert: true) else { return }
             let average = (Double(rating.sum) / Double(max(1, rating.count)) * 100).rounded() / 100
-            try session.collection("provider_profiles", as: BSONDocument.self).updateOne(
+            try session.collection(ProviderProfilesReadModel.collectionName, as: BSONDocument.self).updateOne(
                 ["_id": .string(published.subjectId)], ["$set": ["rating": .double(average), "ratingCount": .int64(Int64(rating.count))]])
         }
     }

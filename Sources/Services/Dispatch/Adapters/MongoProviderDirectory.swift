@@ -9,6 +9,6 @@ public struct MongoProviderDirectory: ProviderDirectory {
     let mongo: MongoClient
     public init(mongo: MongoClient) { self.mongo = mongo }
     public func categories(ofProvider id: String) async throws -> [String]? {
-        try await mongo.collection("provider_profiles", as: Profile.self).findOne(["_id": .string(id)])?.categories
+        try await mongo.collection(ProviderProfilesReadModel.collectionName, as: Profile.self).findOne(["_id": .string(id)])?.categories
     }
 }

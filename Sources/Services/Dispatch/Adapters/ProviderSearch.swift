@@ -64,7 +64,7 @@ public struct ProviderSearch: Sendable {
             filter["_id"] = ["$in": .array(nearby.map { .string($0.providerId) })]
         }
         if let minRating = query.minRating { filter["rating"] = ["$gte": .double(minRating)] }
-        let profiles = try await mongo.collection("provider_profiles", as: Profile.self).find(filter)
+        let profiles = try await mongo.collection(ProviderProfilesReadModel.collectionName, as: Profile.self).find(filter)
         var results = profiles.compactMap { profile -> Result? in
             let rate = profile.pricing.hourlyRate.decimal ?? .greatestFiniteMagnitude
             if let maxPrice = query.maxPrice, rate > maxPrice { return nil }

@@ -3,7 +3,7 @@ import PackageDescription
 
 // The tree mirrors the architecture (docs/architecture.md):
 //   Sources/Contracts  what services share: events and payloads, topics, Caller, Money, DomainError, ports — no I/O
-//   Sources/Adapters   Kafka (librdkafka), MongoDB (libmongoc), Redis (hiredis), HTTP conventions
+//   Sources/Adapters   Kafka (librdkafka), MongoDB (libmongoc), Redis (hiredis), AWS (SigV4, S3), HTTP conventions
 //   Sources/Messaging  CloudEvents on Kafka, topic names, the outbox relay, the inbox, consumer workers
 //   Sources/Platform   the runtime: the ServiceModule seam, configuration, health, OpenAPI, topics as code
 //   Sources/Services   one module per service, each Domain/ Adapters/ Routes/ Workers/ and its <Name>Module
@@ -31,6 +31,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.8.0"..<"5.0.0"),
     ],
     targets: [
         // C libraries, linked through pkg-config.
@@ -59,6 +61,16 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ], path: "Sources/Adapters/Redis", swiftSettings: strict),
+
+        // AWS's APIs over HTTP: the SigV4 signer (written once), S3 (presigned uploads and
+        // downloads); SNS and SES follow on the same signer.
+        .target(name: "MarketplaceAWS", dependencies: [
+            "MarketplaceContracts",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ], path: "Sources/Adapters/AWS", swiftSettings: strict),
 
         // HTTP conventions every service shares: problem+json errors (DomainError mapped), the
         // request context, the authorization middleware.
@@ -113,9 +125,17 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/Services/Realtime", swiftSettings: strict),
 
+        // Job conversations: persisted history, read cursors, attachments in S3.
+        .target(name: "MarketplaceChat", dependencies: [
+            "MarketplaceContracts", "MarketplaceMongo", "MarketplaceRedis", "MarketplaceMessaging", "MarketplaceHTTP", "MarketplacePlatform",
+            "MarketplaceAWS",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Sources/Services/Chat", swiftSettings: strict),
+
         // The composition: the one list of modules the executables run.
         .target(name: "MarketplaceApp", dependencies: [
-            "MarketplacePlatform", "MarketplaceIdentity", "MarketplaceDispatch", "MarketplaceRealtime",
+            "MarketplacePlatform", "MarketplaceIdentity", "MarketplaceDispatch", "MarketplaceRealtime", "MarketplaceChat",
         ], path: "Sources/App", swiftSettings: strict),
 
         .executableTarget(name: "marketplace", dependencies: [
@@ -142,8 +162,9 @@ let package = Package(
         .testTarget(name: "MarketplaceTests", dependencies: [
             "MarketplaceContracts", "MarketplaceKafka", "MarketplaceMongo", "MarketplaceRedis",
             "MarketplaceMessaging", "MarketplacePlatform", "MarketplaceHTTP", "MarketplaceIdentity", "MarketplaceDispatch",
-            "MarketplaceRealtime", "MarketplaceApp",
+            "MarketplaceRealtime", "MarketplaceChat", "MarketplaceAWS", "MarketplaceApp",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

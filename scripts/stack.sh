@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Local servers for development and tests: Tansu (Kafka), SecantusDB (MongoDB), Redis.
-# Loopback only; pids, data and logs under .stack/run (git-ignored).
-#   scripts/stack.sh start|stop|status|restart [kafka|mongo|redis]
-# Ports: KAFKA_PORT (9092), MONGO_PORT (27017), REDIS_PORT (6379).
+# Local servers for development and tests: Tansu (Kafka), SecantusDB (MongoDB), Redis, and moto's
+# server for AWS (S3 now; SNS and SES for notifications). Loopback only; pids, data and logs
+# under .stack/run (git-ignored).
+#   scripts/stack.sh start|stop|status|restart [kafka|mongo|redis|aws]
+# Ports: KAFKA_PORT (9092), MONGO_PORT (27017), REDIS_PORT (6379), AWS_PORT (5055).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 STACK="$ROOT/.stack"
@@ -11,6 +12,7 @@ mkdir -p "$RUN"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 MONGO_PORT="${MONGO_PORT:-27017}"
 REDIS_PORT="${REDIS_PORT:-6379}"
+AWS_PORT="${AWS_PORT:-5055}"
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -51,6 +53,11 @@ start_one() {
         --dir "$RUN" >"$RUN/redis.log" 2>&1 &
       echo $! >"$RUN/redis.pid"
       wait_port redis "$REDIS_PORT" 10 ;;
+    aws)
+      port_open "$AWS_PORT" && { echo "stack: port $AWS_PORT busy" >&2; return 1; }
+      nohup "$STACK/venv/bin/python" -m moto.server -H 127.0.0.1 -p "$AWS_PORT" >"$RUN/aws.log" 2>&1 &
+      echo $! >"$RUN/aws.pid"
+      wait_port aws "$AWS_PORT" 30 ;;
     *) echo "stack: unknown server $name" >&2; return 2 ;;
   esac
   echo "stack: $name started (pid $(cat "$RUN/$name.pid"))"
@@ -73,7 +80,7 @@ status_one() {
 }
 
 cmd=${1:-status}; shift || true
-servers=("$@"); [ ${#servers[@]} -gt 0 ] || servers=(kafka mongo redis)
+servers=("$@"); [ ${#servers[@]} -gt 0 ] || servers=(kafka mongo redis aws)
 case $cmd in
   start) [ -x "$STACK/bin/tansu" ] || "$ROOT/scripts/bootstrap.sh"
          for s in "${servers[@]}"; do start_one "$s"; done ;;
@@ -81,5 +88,5 @@ case $cmd in
   restart) for s in "${servers[@]}"; do stop_one "$s"; start_one "$s"; done ;;
   status) for s in "${servers[@]}"; do status_one "$s"; done ;;
   env) echo "export LD_LIBRARY_PATH=$STACK/lib\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}" ;;
-  *) echo "usage: $0 start|stop|restart|status|env [kafka|mongo|redis]" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|restart|status|env [kafka|mongo|redis|aws]" >&2; exit 2 ;;
 esac

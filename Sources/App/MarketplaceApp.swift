@@ -1,3 +1,4 @@
+import MarketplaceChat
 import MarketplaceDispatch
 import MarketplaceIdentity
 import MarketplacePlatform
@@ -5,13 +6,14 @@ import MarketplaceRealtime
 
 /// The composition: which service modules the executable has, in the order they are built (a
 /// module may require the ports of those before it: Realtime needs Identity's token verifier and
-/// Dispatch's job access). Adding a service is one line here (docs/architecture.md, "Adding a
-/// service").
+/// Dispatch's job access, Chat the job access). Adding a service is one line here
+/// (docs/architecture.md, "Adding a service").
 public enum MarketplaceApp {
     public static let modules: [any ServiceModule.Type] = [
         IdentityModule.self,
         DispatchModule.self,
         RealtimeModule.self,
+        ChatModule.self,
     ]
 
     /// Every worker `marketplace worker <name>` can run, with its summary.

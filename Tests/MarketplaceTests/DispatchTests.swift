@@ -2,6 +2,8 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import MarketplaceAWS
+import MarketplaceChat
 import MarketplaceContracts
 import MarketplaceDispatch
 import MarketplaceHTTP
@@ -25,6 +27,7 @@ struct DispatchTests {
         /// Identity, Dispatch and Realtime as one process has them (workers are built from it).
         let composition: Composition
         let realtime: RealtimeModule
+        let chat: ChatModule
         let app: Application<RouterResponder<AppRequestContext>>
         let prefix: String
 
@@ -33,7 +36,7 @@ struct DispatchTests {
         func worker(_ name: String) throws -> any Service { try composition.workerServices([name])[0] }
     }
 
-    static func harness() async throws -> Harness {
+    static func harness(chatPolicy: ChatPolicy = ChatPolicy()) async throws -> Harness {
         var configuration = PlatformConfiguration()
         configuration.kafkaBrokers = TestServers.kafkaBrokers
         configuration.kafkaTopicPrefix = TestServers.unique("dispatch") + "."
@@ -46,12 +49,19 @@ struct DispatchTests {
         let identity = IdentityModule(service: IdentityService(mongo: platform.mongo, redis: platform.redis), ports: ports)
         let dispatch = try await DispatchModule(context: ModuleContext(platform: platform, module: DispatchModule.name, ports: ports))
         let realtime = try await RealtimeModule(context: ModuleContext(platform: platform, module: RealtimeModule.name, ports: ports))
-        let composition = Composition(platform: platform, built: [identity, dispatch, realtime], ports: ports)
+        let s3 = S3Client(configuration: TestServers.s3(bucket: TestServers.unique("chat")))
+        let chat = ChatModule(service: ChatService(mongo: platform.mongo, jobs: MongoJobAccessDirectory(mongo: platform.mongo),
+                                                   store: S3AttachmentStore(s3: s3),
+                                                   rateLimiter: MessageRateLimiter(redis: platform.redis, rate: chatPolicy.messagesPerSecond,
+                                                                                   burst: chatPolicy.messageBurst),
+                                                   policy: chatPolicy),
+                              s3: s3)
+        let composition = Composition(platform: platform, built: [identity, dispatch, realtime, chat], ports: ports)
         try await composition.prepare()
         try await platform.redis.delete("login-failures:address:unknown")
         try await platform.admin.ensureTopic(platform.topics.name(.providerLocations), partitions: 2)
         return Harness(platform: platform, identity: identity.service, dispatch: dispatch.service, composition: composition,
-                       realtime: realtime, app: Application(router: try composition.makeRouter(api: true)), prefix: configuration.kafkaTopicPrefix)
+                       realtime: realtime, chat: chat, app: Application(router: try composition.makeRouter(api: true)), prefix: configuration.kafkaTopicPrefix)
     }
 
     /// An admin token and a fresh active category.

@@ -26,7 +26,7 @@ struct RealtimeHarness {
     static func start(nodes: Int = 1, extraServices: (DispatchTests.Harness) -> [any Service] = { _ in [] },
                       configure: (inout RealtimeConfiguration) -> Void = { _ in }) async throws -> RealtimeHarness {
         let h = try await DispatchTests.harness()
-        for topic in h.topics.names([.realtimePublications, .jobs, .offers, .serviceRequests]) {
+        for topic in h.topics.names([.realtimePublications, .jobs, .offers, .serviceRequests, .chatMessages, .users]) {
             try await h.platform.admin.ensureTopic(topic, partitions: 2)
         }
         let gateways = (0..<nodes).map { node in
@@ -277,7 +277,7 @@ struct RealtimeProtocolTests {
 struct RealtimeChannelTests {
     typealias T = IdentityTests
 
-    @Test("job channels: only the parties subscribe, only the provider publishes positions, chat with join and presence; completion revokes access")
+    @Test("job channels: only the parties subscribe, only the provider publishes positions, chat typing with join and presence; completion revokes job access")
     func jobChannels() async throws {
         let r = try await RealtimeHarness.start(extraServices: { h in [
             OutboxRelay(mongo: h.platform.mongo, producer: h.platform.producer, topics: h.topics, configuration: .init(idleInterval: .milliseconds(20))),
@@ -322,8 +322,13 @@ struct RealtimeChannelTests {
                 guard let push = message.object("push"), push["channel"] as? String == chatChannel else { return false }
                 return push.object("join")?.object("info")?["user"] as? String == providerID
             }
-            _ = try await client.command("publish", ["channel": chatChannel, "data": ["text": "the door code is 1234"]])
-            #expect(try await worker.push("pub", channel: chatChannel).object("data")?["text"] as? String == "the door code is 1234")
+            // Messages are stored first (REST); a publish carries only the typing indicator, which
+            // reaches the other member without an offset (never in history).
+            #expect(try await client.command("publish", ["channel": chatChannel, "data": ["text": "the door code is 1234"]]).object("error")?["code"] as? Int == 107)
+            #expect(try await client.command("publish", ["channel": chatChannel, "data": ["type": "typing"]]).object("publish") != nil)
+            let typing = try await worker.push("pub", channel: chatChannel)
+            #expect(typing.object("data")?["type"] as? String == "chat.typing" && typing.object("data")?.object("data")?["userId"] as? String == customer.user.id)
+            #expect(typing["offset"] == nil, "ephemeral: outside the channel's stream")
             let stats = try #require(try await client.command("presence_stats", ["channel": chatChannel]).object("presence_stats"))
             #expect(stats["num_users"] as? Int == 2 && stats["num_clients"] as? Int == 2)
             #expect(try await outsider.command("presence", ["channel": chatChannel]).object("error")?["code"] as? Int == 103)
@@ -351,7 +356,9 @@ struct RealtimeChannelTests {
                 if seen.last == "completed" { break }
             }
             #expect(seen == ["en_route", "arrived", "in_progress", "completed"], "\(seen)")
-            for channel in [jobChannel, locationChannel, chatChannel] {
+            // The job and location channels end with the job; the conversation's channel stays
+            // for follow-ups (it ends when the conversation closes: chat.conversation-closed).
+            for channel in [jobChannel, locationChannel] {
                 #expect(try await client.push("unsubscribe", channel: channel, timeout: .seconds(15))["code"] as? Int == 2000, "\(channel)")
             }
             #expect(try await client.command("subscribe", ["channel": jobChannel]).object("error")?["code"] as? Int == 103, "no access after completion")

@@ -23,11 +23,11 @@ struct SeamTests {
     func composition() async throws {
         let platform = try await Self.platform()
         let composition = try await Composition(platform: platform, modules: MarketplaceApp.modules)
-        #expect(composition.modules.map { type(of: $0).name } == ["identity", "dispatch", "realtime"])
+        #expect(composition.modules.map { type(of: $0).name } == ["identity", "dispatch", "realtime", "chat"])
         #expect(composition.ports.optional((any AccessTokenVerifier).self) is IdentityTokenVerifier)
         #expect(composition.ports.optional((any JobAccessDirectory).self) is MongoJobAccessDirectory)
         let names = MarketplaceApp.workers.map(\.name)
-        #expect(names == ["outbox-relay", "provider-locations", "dispatch", "provider-ratings", "realtime-bridge", "realtime-gateway"])
+        #expect(names == ["outbox-relay", "provider-locations", "dispatch", "provider-ratings", "realtime-bridge", "realtime-gateway", "chat"])
         #expect(try composition.workerServices(names).count == names.count)
         #expect(throws: UnknownWorker.self) { try composition.workerServices(["no-such-worker"]) }
         await platform.close()
@@ -100,7 +100,7 @@ struct SecretTests {
         await platform.close()
     }
 
-    @Test("production mode refuses to start without the signing keys' key-encryption key")
+    @Test("production mode refuses to start without the signing keys' key-encryption key or the AWS credentials")
     func productionNeedsKEK() async throws {
         let platform = try await SeamTests.platform(["MARKETPLACE_MODE": "production"])
         do {
@@ -110,7 +110,18 @@ struct SecretTests {
             #expect(error.key == "identity.kek")
         }
         await platform.close()
-        let sealed = try await SeamTests.platform(["MARKETPLACE_MODE": "production", "IDENTITY_KEK": Self.kek()])
+        // Chat's object storage needs real credentials in production too.
+        let noAWS = try await SeamTests.platform(["MARKETPLACE_MODE": "production", "IDENTITY_KEK": Self.kek()])
+        do {
+            _ = try await Composition(platform: noAWS, modules: MarketplaceApp.modules)
+            Issue.record("production without AWS credentials should be refused")
+        } catch let error as ConfigurationError {
+            #expect(error.key == "aws.access.key.id" && error.description.contains("AWS_ACCESS_KEY_ID"), "\(error)")
+        }
+        await noAWS.close()
+        let sealed = try await SeamTests.platform(["MARKETPLACE_MODE": "production", "IDENTITY_KEK": Self.kek(),
+                                                   "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "example-secret-hunter2",
+                                                   "AWS_ENDPOINT": TestServers.awsEndpoint.absoluteString])
         _ = try await Composition(platform: sealed, modules: MarketplaceApp.modules)
         await sealed.close()
     }

@@ -1,4 +1,5 @@
 import Foundation
+import MarketplaceAWS
 import MarketplaceKafka
 import MarketplaceMongo
 import MarketplaceRedis
@@ -12,6 +13,14 @@ enum TestServers {
     static let mongoURI = environment["MONGO_URI"] ?? MongoConfiguration().uri
     static let redisHost = environment["REDIS_HOST"] ?? "127.0.0.1"
     static let redisPort = Int(environment["REDIS_PORT"] ?? "") ?? 6379
+
+    /// moto's server (scripts/stack.sh `aws`).
+    static let awsEndpoint = URL(string: environment["AWS_ENDPOINT"] ?? "http://127.0.0.1:5055")!
+
+    static func s3(bucket: String) -> S3Configuration {
+        S3Configuration(endpoint: awsEndpoint, bucket: bucket, region: "us-east-1",
+                        credentials: AWSCredentials(accessKeyID: "testing", secretAccessKey: "testing"))
+    }
 
     static var kafkaClient: KafkaClientConfiguration {
         KafkaClientConfiguration(bootstrapServers: kafkaBrokers, clientID: "marketplace-tests")

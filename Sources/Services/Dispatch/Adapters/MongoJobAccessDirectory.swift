@@ -10,6 +10,8 @@ public struct MongoJobAccessDirectory: JobAccessDirectory {
         var clientId: String
         var providerId: String
         var status: JobStatus
+        var updatedAt: Date
+        var cancellationReason: String?
     }
 
     let mongo: MongoClient
@@ -17,6 +19,7 @@ public struct MongoJobAccessDirectory: JobAccessDirectory {
 
     public func access(toJob id: String) async throws -> JobAccess? {
         guard let job = try await mongo.collection("jobs", as: JobDocument.self).findOne(["_id": .string(id)]) else { return nil }
-        return JobAccess(clientId: job.clientId, providerId: job.providerId, active: job.status.isActive)
+        return JobAccess(clientId: job.clientId, providerId: job.providerId, status: job.status, statusChangedAt: job.updatedAt,
+                         cancellationReason: job.cancellationReason)
     }
 }

@@ -16,6 +16,8 @@ public enum RealtimeBus {
         case leave = "marketplace.realtime.leave.v1"
         /// Access to the channel ended: subscribers get an unsubscribe push.
         case revoke = "marketplace.realtime.revoked.v1"
+        /// Delivered to current subscribers only: no history, no offset (typing indicators).
+        case ephemeral = "marketplace.realtime.ephemeral.v1"
     }
 
     /// One record as a gateway node sees it. `offset` is the Kafka offset + 1 (the protocol

@@ -7,7 +7,10 @@ import MarketplaceContracts
 ///   changes (services publish).
 /// - `location:<jobId>`: same audience; the assigned provider publishes its position here.
 ///   Conflated: a slow subscriber gets the latest position, not a backlog.
-/// - `chat:<jobId>`: the job's conversation; both participants publish; join/leave pushes.
+/// - `chat:<jobId>`: the job's conversation: stored messages, read receipts and closing (the
+///   chat service publishes them through the bridge); members publish only typing indicators,
+///   which are ephemeral (never stored, no offset); join/leave pushes. Open while the job is
+///   active or completed (follow-ups); revoked when the conversation closes.
 public enum RealtimeChannel: Hashable, Sendable {
     case user(String)
     case job(String)
@@ -50,8 +53,9 @@ public enum RealtimeChannel: Hashable, Sendable {
         }
     }
 
-    /// Channels bound to a job: access ends when the job completes or is cancelled.
-    public static func jobBound(_ jobID: String) -> [RealtimeChannel] { [.job(jobID), .location(jobID), .chat(jobID)] }
+    /// Channels whose access ends when the job completes or is cancelled (the conversation's
+    /// `chat:` channel ends when the conversation closes: follow-ups come after completion).
+    public static func jobBound(_ jobID: String) -> [RealtimeChannel] { [.job(jobID), .location(jobID)] }
 
     /// Only the newest undelivered publication matters (positions).
     public var conflated: Bool { if case .location = self { true } else { false } }

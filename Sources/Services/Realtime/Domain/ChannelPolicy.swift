@@ -6,14 +6,18 @@ public enum ChannelPolicy {
     public static func maySubscribe(user: String, to channel: RealtimeChannel, job: JobAccess?) -> Bool {
         switch channel {
         case .user(let owner): return owner == user
-        case .job, .location, .chat:
+        case .job, .location:
             guard let job, job.active else { return false }
-            return user == job.clientId || user == job.providerId
+            return job.isMember(user)
+        case .chat:
+            guard let job, job.status != .cancelled else { return false }
+            return job.isMember(user)
         }
     }
 
     /// `user:` and `job:` carry what services publish; on `location:` only the assigned
-    /// provider publishes; on `chat:` both parties do.
+    /// provider publishes; on `chat:` both parties publish typing indicators (messages are sent
+    /// through REST, stored first).
     public static func mayPublish(user: String, to channel: RealtimeChannel, job: JobAccess?) -> Bool {
         switch channel {
         case .user, .job: return false
@@ -21,8 +25,8 @@ public enum ChannelPolicy {
             guard let job, job.active else { return false }
             return user == job.providerId
         case .chat:
-            guard let job, job.active else { return false }
-            return user == job.clientId || user == job.providerId
+            guard let job, job.status != .cancelled else { return false }
+            return job.isMember(user)
         }
     }
 }

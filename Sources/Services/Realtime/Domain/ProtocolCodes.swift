@@ -24,6 +24,8 @@ public struct ProtocolError: Error, Sendable, Equatable {
     public static let notAvailable = ProtocolError(108, "not available")
     public static let tokenExpired = ProtocolError(109, "token expired")
     public static let tooManyRequests = ProtocolError(111, "too many requests", temporary: true)
+    /// A publish on `chat:` that is not a typing indicator: messages go through REST, stored first.
+    public static let chatPublishRefused = ProtocolError(107, #"bad request: send chat messages with POST /v1/conversations/{jobId}/messages; publish on chat: carries only {"type":"typing"}"#)
 }
 
 public struct Disconnect: Sendable, Equatable {

@@ -27,9 +27,11 @@ public struct Publication: Sendable, Equatable {
         self.info = info
     }
 
-    /// The protocol's Publication object. JSON protocol: `data` is embedded as JSON, not encoded.
+    /// The protocol's Publication object. JSON protocol: `data` is embedded as JSON, not encoded;
+    /// offset 0 (an ephemeral publication, outside the stream) is omitted, as Centrifugo does.
     public var json: String {
-        var text = #"{"data":"# + String(decoding: data, as: UTF8.self) + #","offset":\#(offset)"#
+        var text = #"{"data":"# + String(decoding: data, as: UTF8.self)
+        if offset > 0 { text += #","offset":\#(offset)"# }
         if let info { text += #","info":"# + info.json }
         return text + "}"
     }

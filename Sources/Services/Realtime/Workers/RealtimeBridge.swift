@@ -3,8 +3,11 @@ import MarketplaceContracts
 
 /// Turns domain events into what clients see: offers reach the provider's `user:` channel, job
 /// events reach `job:<id>` and both parties' `user:` channels, and a job that completes or is
-/// cancelled has its channels revoked (subscribers get an unsubscribe push). One consumer group
-/// for all instances (the `realtime-bridge` worker); the data is `{"type": <event type>, "data": <event data>}`.
+/// cancelled has its channels revoked (subscribers get an unsubscribe push). Chat events reach
+/// `chat:<jobId>` (messages, read receipts, closing, after which the channel is revoked) and each
+/// member's `user:` channel as `chat.unread-changed` (so every device of the member agrees).
+/// One consumer group for all instances (the `realtime-bridge` worker); the data is
+/// `{"type": <event type>, "data": <event data>}`.
 public enum RealtimeBridge {
     /// Publishes what `event` becomes; nothing for events clients do not see.
     public static func handle(_ event: EventEnvelope, publisher: RealtimePublisher) async throws {
@@ -33,8 +36,27 @@ public enum RealtimeBridge {
                 records += RealtimeChannel.jobBound(change.jobId).map { (.revoke, $0, Array("{}".utf8)) }
             }
             return records
+        case ChatEvents.messageSent:
+            let sent = try event.decode(ChatEvents.MessageSent.self)
+            return [(.publication, .chat(sent.jobId), data)]
+                + sent.unread.map { (.publication, .user($0.userId), unreadChanged(jobID: sent.jobId, unreadCount: $0.unreadCount, lastSeq: sent.message.seq)) }
+        case ChatEvents.messagesRead:
+            let read = try event.decode(ChatEvents.MessagesRead.self)
+            return [(.publication, .chat(read.jobId), data),
+                    (.publication, .user(read.userId), unreadChanged(jobID: read.jobId, unreadCount: read.unreadCount, lastSeq: nil))]
+        case ChatEvents.conversationClosed:
+            let closed = try event.decode(ChatEvents.ConversationClosed.self)
+            return [(.publication, .chat(closed.jobId), data)] + closed.members.map { (.publication, .user($0), data) }
+                + [(.revoke, .chat(closed.jobId), Array("{}".utf8))]
         default:
             return []
         }
+    }
+
+    static let unreadChangedType = "chat.unread-changed"
+
+    static func unreadChanged(jobID: String, unreadCount: Int, lastSeq: Int?) -> [UInt8] {
+        let seq = lastSeq.map { #","lastSeq":\#($0)"# } ?? ""
+        return Array(#"{"type":"\#(unreadChangedType)","data":{"jobId":\#(JSONText.quote(jobID)),"unreadCount":\#(unreadCount)\#(seq)}}"#.utf8)
     }
 }

@@ -179,6 +179,19 @@ extension RealtimeGateway {
         guard ChannelPolicy.mayPublish(user: caller.userID, to: channel, job: try await jobAccess(channel)) else {
             throw ProtocolError.permissionDenied
         }
+        if case .chat = channel {
+            // Messages are stored before anyone gets them (POST /v1/conversations/{jobId}/messages);
+            // what members publish here is only the typing indicator, which nobody stores.
+            guard let object = data as? [String: Any], object["type"] as? String == "typing" else { throw ProtocolError.chatPublishRefused }
+            let typing = #"{"type":"chat.typing","data":{"userId":\#(JSONText.quote(caller.userID))}}"#
+            do {
+                try await publisher.send(.ephemeral, channel: channel, data: Array(typing.utf8), info: info)
+            } catch {
+                throw ProtocolError.internal
+            }
+            metrics.publicationsIn.increment()
+            return Frames.reply(command.id, "publish")
+        }
         var location: DispatchEvents.LocationUpdated?
         if case .location = channel {
             guard let object = data as? [String: Any], let lat = (object["lat"] as? NSNumber)?.doubleValue,

@@ -252,6 +252,12 @@ public final class RealtimeGateway: Service, Sendable {
         switch incoming.kind {
         case .publication:
             deliver([incoming])
+        case .ephemeral:
+            let frame = Frames.publication(incoming.channel, Publication(offset: 0, data: incoming.data, info: incoming.info))
+            for connection in hub.subscribers(of: incoming.channel)
+            where connection.deliver(channel: incoming.channel, offset: 0, frame: frame, conflate: false) == .overflow {
+                slow(connection)
+            }
         case .join, .leave:
             guard let info = incoming.info else { return }
             let frame = incoming.kind == .join ? Frames.join(incoming.channel, info) : Frames.leave(incoming.channel, info)

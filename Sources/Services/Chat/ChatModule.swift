@@ -1,0 +1,98 @@
+import Foundation
+import Hummingbird
+import MarketplaceAWS
+import MarketplaceContracts
+import MarketplaceMessaging
+import MarketplaceHTTP
+import MarketplacePlatform
+
+/// Chat on the platform's seam: job conversations over REST, delivered live through the
+/// realtime gateway (the bridge turns `chat.*` events into `chat:<jobId>` publications). Needs
+/// Dispatch's `JobAccessDirectory` as a port; reads no other module's data.
+///
+/// Configuration (`chat.*`): `followup.window` seconds after completion (172800 = 48 h),
+/// `retention.days` (180), `messages.per.second` (5), `messages.burst` (5), `text.max` (4000),
+/// `bucket` (marketplace-chat), `bucket.create` (true in development: creates it on start).
+/// Object storage (`aws.*`, shared with every AWS adapter): `endpoint` (http://127.0.0.1:5055,
+/// moto, in development; the region's S3 endpoint in production), `region` (us-east-1),
+/// `access.key.id` and `secret.access.key` (required in production).
+public struct ChatModule: ServiceModule {
+    public static let name = "chat"
+    public static var openAPI: OpenAPIFragment { ChatOpenAPI.fragment }
+
+    public let service: ChatService
+    public let s3: S3Client
+    let createBucket: Bool
+
+    public init(context: ModuleContext) async throws {
+        let section = context.configuration
+        let s3 = S3Client(configuration: try S3Configuration(aws: ConfigurationSection(reader: context.platform.configuration.reader, name: "aws"),
+                                                            bucket: try section.string("bucket", default: "marketplace-chat"),
+                                                            production: context.platform.configuration.mode == .production))
+        let policy = try ChatPolicy(section: section)
+        let service = ChatService(mongo: context.mongo, jobs: try context.ports.require((any JobAccessDirectory).self, by: Self.name),
+                                  store: S3AttachmentStore(s3: s3),
+                                  rateLimiter: MessageRateLimiter(redis: context.redis, rate: policy.messagesPerSecond, burst: policy.messageBurst),
+                                  policy: policy, logger: context.logger)
+        let create = try section.string("bucket.create", default: context.platform.configuration.mode == .production ? "false" : "true") == "true"
+        self.init(service: service, s3: s3, createBucket: create)
+    }
+
+    /// A module over a service built by the caller (tests choose the policy and the storage).
+    public init(service: ChatService, s3: S3Client, createBucket: Bool = true) {
+        self.service = service
+        self.s3 = s3
+        self.createBucket = createBucket
+    }
+
+    public func prepare() async throws {
+        try await service.prepare()
+        if createBucket {
+            do {
+                try await s3.ensureBucket()
+            } catch {
+                // Chat without attachments still works; readiness reports the storage.
+                service.logger.warning("chat bucket not created: \(error)", metadata: ["bucket": "\(s3.configuration.bucket)"])
+            }
+        }
+    }
+
+    public func addRoutes(to router: Router<AppRequestContext>) {
+        ChatRoutes.register(on: router, service: service)
+    }
+
+    public var readinessChecks: [ReadinessCheck] {
+        [ReadinessCheck(name: "chat-storage") { [s3] in _ = try await s3.bucketExists() }]
+    }
+}
+
+extension ChatPolicy {
+    /// Reads the `chat.*` section; defaults where a key is unset.
+    public init(section: ConfigurationSection) throws {
+        let defaults = Self()
+        self.init(followUpWindow: try section.seconds("followup.window", default: defaults.followUpWindow, in: 0...(90 * 86_400)),
+                  retention: try section.number("retention.days", default: defaults.retention / 86_400, in: 1...3_650) * 86_400,
+                  maxTextLength: try section.integer("text.max", default: defaults.maxTextLength, in: 1...100_000),
+                  messagesPerSecond: try section.number("messages.per.second", default: defaults.messagesPerSecond, in: 0.1...1_000),
+                  messageBurst: try section.number("messages.burst", default: defaults.messageBurst, in: 1...10_000))
+    }
+}
+
+extension S3Configuration {
+    /// Reads the shared `aws.*` section. Development defaults point at the local moto server;
+    /// production requires real credentials and defaults to the region's S3 endpoint.
+    public init(aws section: ConfigurationSection, bucket: String, production: Bool) throws {
+        let region = try section.string("region", default: "us-east-1")
+        let endpointText = try section.string("endpoint", default: production ? "https://s3.\(region).amazonaws.com" : "http://127.0.0.1:5055")
+        guard let endpoint = URL(string: endpointText), endpoint.scheme == "http" || endpoint.scheme == "https", endpoint.host != nil else {
+            throw ConfigurationError(key: "aws.endpoint", value: endpointText, reason: "expected an http(s) URL")
+        }
+        let keyID = try section.secret("access.key.id")
+        let secret = try section.secret("secret.access.key")
+        if production, keyID == nil || secret == nil {
+            throw ConfigurationError(key: keyID == nil ? "aws.access.key.id" : "aws.secret.access.key", value: "", reason: "required in production mode")
+        }
+        self.init(endpoint: endpoint, bucket: bucket, region: region,
+                  credentials: AWSCredentials(accessKeyID: keyID ?? "testing", secretAccessKey: secret ?? "testing"))
+    }
+}

@@ -1,0 +1,168 @@
+import Foundation
+import MarketplaceContracts
+import MarketplaceMessaging
+import MarketplaceMongo
+
+/// Sending, reading and listing. A send is: idempotency check, rate limit, attachment checks,
+/// moderation, then one transaction that takes the next `seq`, stores the message, moves the
+/// sender's read cursor and writes `chat.message-sent` to the outbox.
+extension ChatService {
+    public struct SendInput: Decodable, Sendable {
+        public var clientMessageId: String
+        public var text: String?
+        /// Object keys from `POST …/attachments`, uploaded before sending.
+        public var attachments: [String]?
+
+        public init(clientMessageId: String, text: String? = nil, attachments: [String]? = nil) {
+            self.clientMessageId = clientMessageId
+            self.text = text
+            self.attachments = attachments
+        }
+    }
+
+    public struct ConversationPage: Codable, Sendable, Equatable {
+        public var conversations: [ConversationView]
+        public var page: Int
+        public var limit: Int
+        public var hasMore: Bool
+    }
+
+    public struct MessagePage: Codable, Sendable, Equatable {
+        public var messages: [MessageView]
+        /// Whether older (or, with `after`, newer) messages remain beyond this page.
+        public var hasMore: Bool
+        public var lastSeq: Int
+    }
+
+    public struct ReadState: Codable, Sendable, Equatable {
+        public var jobId: String
+        public var readUpTo: Int
+        public var unreadCount: Int
+    }
+
+    /// The caller's conversations, newest activity first.
+    public func myConversations(_ caller: Caller, page: Int, limit: Int) async throws -> ConversationPage {
+        let found = try await conversations.list(member: caller.userID, skip: (page - 1) * limit, limit: limit + 1)
+        let now = Date()
+        return ConversationPage(conversations: found.prefix(limit).map { view($0, for: caller, now: now) }, page: page, limit: limit,
+                                hasMore: found.count > limit)
+    }
+
+    public func conversation(_ caller: Caller, jobID: String) async throws -> ConversationView {
+        view(try await visibleConversation(caller, jobID: jobID), for: caller)
+    }
+
+    /// A page of the timeline: newest first (below `before` when given), or oldest first above
+    /// `after` (how a client fills a gap it saw in `seq`).
+    public func messages(_ caller: Caller, jobID: String, before: Int?, after: Int?, limit: Int) async throws -> MessagePage {
+        let conversation = try await visibleConversation(caller, jobID: jobID)
+        let found = try await messages.page(conversation: conversation._id, before: before, after: after, limit: limit)
+        let now = Date()
+        return MessagePage(messages: found.messages.map { view($0, now: now) }, hasMore: found.hasMore, lastSeq: conversation.lastSeq)
+    }
+
+    /// Stores a member's message (201), or returns the one stored for the same `clientMessageId`
+    /// (`created` false: 200).
+    public func send(_ caller: Caller, jobID: String, _ input: SendInput, traceparent: String?) async throws -> (message: MessageView, created: Bool) {
+        let conversation = try await visibleConversation(caller, jobID: jobID)
+        guard let member = conversation.member(caller.userID) else {
+            throw DomainError(kind: .forbidden, code: "not_a_member", title: "Only the job's client and provider write in its conversation")
+        }
+        try policy.validateClientMessageID(input.clientMessageId)
+        if let existing = try await messages.find(conversation: jobID, sender: caller.userID, clientMessageID: input.clientMessageId) {
+            return (view(existing), false)
+        }
+        let now = Date()
+        guard conversation.status(at: now).isWritable else { throw Self.closed(conversation, now: now) }
+        let keys = input.attachments ?? []
+        try policy.validateAttachmentCount(keys.count)
+        let text = try policy.validateText(input.text, hasAttachments: !keys.isEmpty)
+        if let rateLimiter, let waitMillis = try await rateLimiter.take(caller.userID, now: now) {
+            throw DomainError(kind: .tooManyRequests, code: "rate_limited", title: "Too many messages",
+                              detail: "at most \(Int(policy.messagesPerSecond)) messages per second", retryAfter: max(1, (waitMillis + 999) / 1_000))
+        }
+        let attachments = try await checkedAttachments(keys, conversation: jobID, sender: caller.userID)
+        let outcome = text.map { moderation.review($0) }
+        let draft = ChatMessage(_id: UUID().uuidString.lowercased(), conversationId: jobID, seq: 0, senderId: caller.userID, kind: .user,
+                                text: outcome?.text ?? text, attachments: attachments, clientMessageId: input.clientMessageId,
+                                moderation: outcome.flatMap { $0.applied.isEmpty ? nil : $0.applied }, anonymised: nil, createdAt: now)
+        do {
+            let stored = try await mongo.withTransaction { session in
+                try Self.append(draft, in: session, movingCursorOf: member, requireWritable: true, traceparent: traceparent).message
+            }
+            if let applied = stored.moderation {
+                logger.info("message moderated", metadata: ["conversation": "\(jobID)", "seq": "\(stored.seq)", "rules": "\(applied)"])
+            }
+            return (view(stored), true)
+        } catch let error as MongoError where error.isDuplicateKey {
+            // The same clientMessageId raced itself: the first one won, return it.
+            guard let existing = try await messages.find(conversation: jobID, sender: caller.userID, clientMessageID: input.clientMessageId) else { throw error }
+            return (view(existing), false)
+        }
+    }
+
+    /// Moves the caller's read cursor to `upToSeq` (never backwards) and tells the other member
+    /// (a read receipt) and the caller's other devices (the unread count).
+    public func markRead(_ caller: Caller, jobID: String, upToSeq: Int, traceparent: String?) async throws -> ReadState {
+        let conversation = try await visibleConversation(caller, jobID: jobID)
+        guard let member = conversation.member(caller.userID) else {
+            throw DomainError(kind: .forbidden, code: "not_a_member", title: "Only members have a read cursor")
+        }
+        guard (0...conversation.lastSeq).contains(upToSeq) else {
+            throw DomainError.validation("upToSeq: 0 to \(conversation.lastSeq), the conversation's last seq")
+        }
+        let field = "readUpTo.\(member.rawValue)"
+        let moved: Conversation? = try await mongo.withTransaction { session in
+            guard let updated = try session.collection(ConversationRepository.collectionName, as: Conversation.self)
+                .findOneAndUpdate(["_id": .string(jobID), field: ["$lt": .int64(Int64(upToSeq))]], ["$set": [field: .int64(Int64(upToSeq))]]) else {
+                return nil  // already there or beyond
+            }
+            let read = ChatEvents.MessagesRead(jobId: jobID, userId: caller.userID, readUpTo: upToSeq, unreadCount: updated.unreadCount(for: member))
+            try Outbox.append(try EventEnvelope(source: ChatEvents.source, type: ChatEvents.messagesRead, aggregateID: jobID, payload: read,
+                                                traceparent: traceparent), to: .chatMessages, in: session)
+            return updated
+        }
+        var current = conversation
+        if let moved { current = moved } else if let stored = try await conversations.find(jobID) { current = stored }
+        return ReadState(jobId: jobID, readUpTo: current.readUpTo[member], unreadCount: current.unreadCount(for: member))
+    }
+
+    static func closed(_ conversation: Conversation, now: Date) -> DomainError {
+        let status = conversation.status(at: now)
+        return DomainError.conflict("conversation_closed", status == .frozen
+            ? "the job was cancelled; the conversation is frozen" + (conversation.closeReason.map { " (\($0))" } ?? "")
+            : "the follow-up window after completion has ended; the conversation is read-only")
+    }
+
+    /// Takes the conversation's next `seq` for `draft`, stores it, moves `member`'s cursor to it
+    /// (a sender has read what it answers) and writes `chat.message-sent`, in the caller's
+    /// transaction. With `requireWritable`, a conversation that is no longer open refuses (409).
+    @discardableResult
+    static func append(_ draft: ChatMessage, in session: MongoSession, movingCursorOf member: ConversationMember?, requireWritable: Bool,
+                       extraSet: BSONDocument = [:], traceparent: String?) throws -> (message: ChatMessage, conversation: Conversation) {
+        let conversations = session.collection(ConversationRepository.collectionName, as: Conversation.self)
+        var filter: BSONDocument = ["_id": .string(draft.conversationId)]
+        if requireWritable { filter["status"] = .string(ConversationStatus.open.rawValue) }
+        guard var conversation = try conversations.findOneAndUpdate(filter, ["$inc": ["lastSeq": 1], "$set": ["lastActivityAt": .date(draft.createdAt)]]) else {
+            throw DomainError.conflict("conversation_closed", "the conversation no longer takes messages")
+        }
+        if requireWritable, !conversation.status(at: draft.createdAt).isWritable {
+            throw closed(conversation, now: draft.createdAt)  // aborts: the seq is not taken
+        }
+        var message = draft
+        message.seq = conversation.lastSeq
+        conversation.lastMessage = message.event
+        var set = extraSet
+        set["lastMessage"] = try BSONEncoder().encodeValue(message.event)
+        if let member {
+            conversation.readUpTo[member] = message.seq
+            set["readUpTo.\(member.rawValue)"] = .int64(Int64(message.seq))
+        }
+        _ = try conversations.updateOne(["_id": .string(draft.conversationId)], ["$set": .document(set)])
+        try session.collection(MessageRepository.collectionName, as: ChatMessage.self).insert(message)
+        let sent = ChatEvents.MessageSent(jobId: draft.conversationId, message: message.event, unread: conversation.unread)
+        try Outbox.append(try EventEnvelope(source: ChatEvents.source, type: ChatEvents.messageSent, aggregateID: draft.conversationId,
+                                            payload: sent, traceparent: traceparent), to: .chatMessages, in: session)
+        return (message, conversation)
+    }
+}

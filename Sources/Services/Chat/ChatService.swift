@@ -1,0 +1,131 @@
+import Foundation
+import Logging
+import MarketplaceContracts
+import MarketplaceMongo
+
+/// Job conversations: persisted history with per-conversation sequence numbers, server-side
+/// read cursors and unread counts, attachments in object storage, limits and moderation.
+///
+/// A conversation follows its job (Dispatch's `JobAccessDirectory` says who the members are and
+/// where the job stands; the `chat-timeline` worker turns job events into system entries and
+/// closes conversations). Every change that others must hear of writes its event to the outbox
+/// in the same transaction as the change, so nothing is delivered that was not stored.
+public final class ChatService: Sendable {
+    public let mongo: MongoClient
+    public let policy: ChatPolicy
+    let conversations: ConversationRepository
+    let messages: MessageRepository
+    let uploads: UploadRepository
+    let store: any AttachmentStore
+    let rateLimiter: MessageRateLimiter?
+    let moderation: any ModerationHook
+    let jobs: any JobAccessDirectory
+    let logger: Logger
+
+    public init(mongo: MongoClient, jobs: any JobAccessDirectory, store: any AttachmentStore, rateLimiter: MessageRateLimiter?,
+                moderation: any ModerationHook = ContactMasking(), policy: ChatPolicy = ChatPolicy(), logger: Logger = Logger(label: "chat")) {
+        self.mongo = mongo
+        self.jobs = jobs
+        self.store = store
+        self.rateLimiter = rateLimiter
+        self.moderation = moderation
+        self.policy = policy
+        self.logger = logger
+        conversations = ConversationRepository(mongo: mongo)
+        messages = MessageRepository(mongo: mongo)
+        uploads = UploadRepository(mongo: mongo)
+    }
+
+    public func prepare() async throws {
+        try await conversations.prepare()
+        try await messages.prepare()
+        try await uploads.prepare()
+    }
+
+    // MARK: who sees a conversation
+
+    /// The conversation of `jobID` as `caller` may see it: its members and admins; 404 for anyone
+    /// else (a stranger cannot tell whether the job exists). A job whose conversation the timeline
+    /// worker has not opened yet gets it opened here, from Dispatch's view of the job.
+    func visibleConversation(_ caller: Caller, jobID: String) async throws -> Conversation {
+        if let conversation = try await conversations.find(jobID) {
+            guard caller.role == .admin || conversation.member(caller.userID) != nil else { throw Self.notFound(jobID) }
+            return conversation
+        }
+        guard JobIdentifier.isWellFormed(jobID), let access = try await jobs.access(toJob: jobID),
+              caller.role == .admin || access.isMember(caller.userID) else { throw Self.notFound(jobID) }
+        return try await conversations.insertIfAbsent(Conversation(jobID: jobID, access: access, policy: policy, now: Date()))
+    }
+
+    static func notFound(_ jobID: String) -> DomainError { .notFound("conversation '\(jobID)'") }
+
+    // MARK: views
+
+    public struct AttachmentView: Codable, Sendable, Equatable {
+        public var key: String
+        public var contentType: String
+        public var size: Int
+        /// A short-lived download URL (presigned GET).
+        public var url: String
+        public var urlExpiresAt: Date
+    }
+
+    public struct MessageView: Codable, Sendable, Equatable {
+        public var id: String
+        public var seq: Int
+        public var senderId: String
+        public var kind: String
+        public var text: String?
+        public var attachments: [AttachmentView]
+        public var clientMessageId: String?
+        public var moderation: [String]?
+        public var createdAt: Date
+    }
+
+    public struct ConversationView: Codable, Sendable, Equatable {
+        public var id: String
+        public var jobId: String
+        public var clientId: String
+        public var providerId: String
+        public var status: ConversationStatus
+        public var jobStatus: JobStatus
+        public var lastSeq: Int
+        public var lastMessage: ChatEvents.Message?
+        /// The caller's unread count and read cursor (admins: 0 and nil).
+        public var unreadCount: Int
+        public var readUpTo: Int?
+        /// The other member's read cursor (read receipts).
+        public var otherReadUpTo: Int?
+        public var writableUntil: Date?
+        public var lastActivityAt: Date
+    }
+
+    func view(_ message: ChatMessage, now: Date = Date()) -> MessageView {
+        let expires = now.addingTimeInterval(TimeInterval(policy.downloadURLLifetime))
+        return MessageView(id: message._id, seq: message.seq, senderId: message.senderId, kind: message.kind.rawValue, text: message.text,
+                           attachments: message.attachments.map {
+                               AttachmentView(key: $0.key, contentType: $0.contentType, size: $0.size,
+                                              url: store.downloadURL(key: $0.key, expires: policy.downloadURLLifetime).absoluteString, urlExpiresAt: expires)
+                           },
+                           clientMessageId: message.kind == .user ? message.clientMessageId : nil, moderation: message.moderation, createdAt: message.createdAt)
+    }
+
+    func view(_ conversation: Conversation, for caller: Caller, now: Date = Date()) -> ConversationView {
+        let member = conversation.member(caller.userID)
+        return ConversationView(id: conversation._id, jobId: conversation._id, clientId: conversation.clientId, providerId: conversation.providerId,
+                                status: conversation.status(at: now), jobStatus: conversation.jobStatus, lastSeq: conversation.lastSeq,
+                                lastMessage: conversation.lastMessage, unreadCount: member.map { conversation.unreadCount(for: $0) } ?? 0,
+                                readUpTo: member.map { conversation.readUpTo[$0] }, otherReadUpTo: member.map { conversation.readUpTo[$0.other] },
+                                writableUntil: conversation.writableUntil, lastActivityAt: conversation.lastActivityAt)
+    }
+}
+
+/// Job ids as the platform makes them (what channel names accept too): at most 64 of
+/// `A-Z a-z 0-9 - _`. Anything else cannot be a job, so it is 404 without a lookup.
+enum JobIdentifier {
+    static func isWellFormed(_ id: String) -> Bool {
+        !id.isEmpty && id.utf8.count <= 64 && id.utf8.allSatisfy { byte in
+            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x2D || byte == 0x5F
+        }
+    }
+}

@@ -148,6 +148,11 @@ let package = Package(
         .target(name: "MarketplaceBench", dependencies: [
             "CRdKafka", "CMongoc", "MarketplaceKafka", "MarketplaceMongo", "MarketplaceRealtime", "MarketplaceRedis",
             "MarketplaceDispatch", "MarketplaceContracts", "MarketplaceHTTP", "MarketplacePlatform", "MarketplaceMessaging",
+            "MarketplaceChat", "MarketplaceIdentity",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

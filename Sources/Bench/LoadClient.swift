@@ -24,9 +24,13 @@ final class LoadClients: Sendable {
     private let port: Int
     private let path: String
     private let hello: String
+    private let timeField: StaticString
 
-    /// `hello` replaces the connect and subscribe commands (the fan-out ceiling's clients).
-    init(url: String, token: String, channel: String, hello: String? = nil) throws {
+    /// `hello` replaces the connect and subscribe commands (the fan-out ceiling's clients);
+    /// `timeField` precedes the send time in microseconds in a publication (`"t":` in the
+    /// realtime benchmark's data, `t=` in the chat benchmark's message texts).
+    init(url: String, token: String, channel: String, hello: String? = nil, timeField: StaticString = "\"t\":") throws {
+        self.timeField = timeField
         guard let parsed = URL(string: url), let host = parsed.host, let port = parsed.port else { throw URLError(.badURL) }
         self.host = host
         self.port = port
@@ -43,7 +47,8 @@ final class LoadClients: Sendable {
             let batch = min(200, count - index)
             var futures: [EventLoopFuture<any Channel>] = []
             for k in 0..<batch {
-                let handler = LoadClientHandler(request: upgradeRequest, hello: hello, sampling: (index + k) % sampleEvery == 0, counters: counters)
+                let handler = LoadClientHandler(request: upgradeRequest, hello: hello, sampling: (index + k) % sampleEvery == 0, counters: counters,
+                                                timeField: timeField)
                 futures.append(bootstrap.channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
                 }.connect(host: host, port: port))
@@ -76,11 +81,13 @@ final class LoadClientHandler: ChannelInboundHandler, @unchecked Sendable {
     private let hello: String
     private let sampling: Bool
     private let counters: LoadClients.Counters
+    private let timeField: StaticString
     private var received: ByteBuffer?
     private var upgraded = false
     private var subscribed = false
 
-    init(request: String, hello: String, sampling: Bool, counters: LoadClients.Counters) {
+    init(request: String, hello: String, sampling: Bool, counters: LoadClients.Counters, timeField: StaticString) {
+        self.timeField = timeField
         self.request = request
         self.hello = hello
         self.sampling = sampling
@@ -129,7 +136,7 @@ final class LoadClientHandler: ChannelInboundHandler, @unchecked Sendable {
 
     private func scan(_ payload: ByteBuffer, context: ChannelHandlerContext) {
         let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
-        let result = payload.withUnsafeReadableBytes { RealtimeBenchmark.scan($0.assumingMemoryBound(to: UInt8.self), sampling: sampling) }
+        let result = payload.withUnsafeReadableBytes { RealtimeBenchmark.scan($0.assumingMemoryBound(to: UInt8.self), sampling: sampling, timeField: timeField) }
         for _ in 0..<result.pings { send("{}", opcode: 0x1, context: context) }
         if !subscribed, result.subscribed {
             subscribed = true

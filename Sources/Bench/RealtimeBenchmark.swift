@@ -35,7 +35,7 @@ public struct RealtimeBenchmark: Sendable {
 
     /// One pass over a frame, no allocation per line: counts `"pub":` pushes, reads their `"t":`
     /// send times when sampling, notices the subscribe reply and `{}` pings.
-    static func scan(_ bytes: UnsafeBufferPointer<UInt8>, sampling: Bool) -> (pubs: Int, pings: Int, subscribed: Bool, sent: [Int64]) {
+    static func scan(_ bytes: UnsafeBufferPointer<UInt8>, sampling: Bool, timeField: StaticString = "\"t\":") -> (pubs: Int, pings: Int, subscribed: Bool, sent: [Int64]) {
         var pubs = 0, pings = 0, subscribed = false
         var sent: [Int64] = []
         var lineStart = 0
@@ -55,8 +55,8 @@ public struct RealtimeBenchmark: Sendable {
             } else if bytes[index] == 0x22 {
                 if matches("\"pub\":", at: index) {
                     pubs += 1
-                    if sampling, let t = (index..<count).first(where: { matches("\"t\":", at: $0) }) {
-                        var value: Int64 = 0, k = t + 4
+                    if sampling, let t = (index..<count).first(where: { matches(timeField, at: $0) }) {
+                        var value: Int64 = 0, k = t + timeField.utf8CodeUnitCount
                         while k < count, bytes[k] >= 0x30, bytes[k] <= 0x39 { value = value * 10 + Int64(bytes[k] - 0x30); k += 1 }
                         sent.append(value)
                     }

@@ -12,7 +12,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "marketplace-bench",
         abstract: "Benchmarks: our adapters against the raw C libraries, same servers, same run (figures in docs/benchmarks.md).",
-        subcommands: [KafkaBench.self, MongoBench.self, RealtimeBench.self, FanOutCeilingBench.self, DispatchBench.self])
+        subcommands: [KafkaBench.self, MongoBench.self, RealtimeBench.self, FanOutCeilingBench.self, DispatchBench.self, ChatBench.self])
 
     /// The machine's state, printed with every run (the figures depend on it).
     static var machine: String {
@@ -113,6 +113,26 @@ struct Bench: AsyncParsableCommand {
 
         func run() async throws {
             try await FanOutCeiling(port: port, publications: publications).run()
+        }
+    }
+
+    struct ChatBench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "chat",
+            abstract: "Chat: message send → the other member's WebSocket beside a bare Kafka consumer; a history page beside a raw libmongoc find.")
+        @Option var conversations = 100
+        @Option var rate = 200
+        @Option var seconds = 10
+        @Option var pages = 300
+
+        func run() async throws {
+            let configuration = try await PlatformConfiguration.load()
+            let platform = try Platform(configuration: configuration, logger: Logger(label: "bench"))
+            print(Bench.machine)
+            for line in try await ChatBenchmark(platform: platform, conversations: conversations, rate: rate, seconds: seconds, pages: pages).run() {
+                print(line)
+            }
+            await platform.close()
         }
     }
 

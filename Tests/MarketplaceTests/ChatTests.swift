@@ -107,9 +107,12 @@ struct ChatTests {
             #expect(try await Self.outboxEvents(h, aggregate: p.job, types: [ChatEvents.messagesRead]).count == 1, "only a cursor that moved is announced")
 
             // Pages by seq: newest first, `before` goes back, `after` fills a gap oldest first.
-            for n in 4...9 { _ = try await Self.send(api, p.job, token: p.provider.accessToken, ["clientMessageId": "p-\(n)", "text": "n\(n)"]) }
+            for n in 4...9 {  // alternating: each member stays within the 5-message burst
+                let sender = n.isMultiple(of: 2) ? p.provider : p.customer
+                #expect(try await Self.send(api, p.job, token: sender.accessToken, ["clientMessageId": "p-\(n)", "text": "n\(n)"]).1?.seq == n)
+            }
             let newest = try #require(try await Self.get(api, "/v1/conversations/\(p.job)/messages?limit=3", token: p.customer.accessToken, as: ChatService.MessagePage.self).1)
-            #expect(newest.messages.map(\.seq) == [9, 8, 7] && newest.hasMore && newest.lastSeq == 9)
+            #expect(newest.messages.map(\.seq) == [9, 8, 7] && newest.hasMore)
             let older = try #require(try await Self.get(api, "/v1/conversations/\(p.job)/messages?before=7&limit=10", token: p.customer.accessToken, as: ChatService.MessagePage.self).1)
             #expect(older.messages.map(\.seq) == [6, 5, 4, 3, 2, 1] && !older.hasMore)
             let gap = try #require(try await Self.get(api, "/v1/conversations/\(p.job)/messages?after=5", token: p.customer.accessToken, as: ChatService.MessagePage.self).1)
@@ -328,6 +331,31 @@ struct ChatTests {
             let tombstone = try await Self.conversation(api, p.job, token: p.provider.accessToken)
             #expect(tombstone.status == .frozen && tombstone.lastSeq == 4 && tombstone.lastMessage == nil, "kept as a tombstone, seq not restarted")
             #expect(try await h.chat.service.sweepRetention(now: Date().addingTimeInterval(182 * 86_400)).conversations == 0)
+        }
+    }
+
+    @Test("both members sending at once: every message gets its own seq, 1 to N without gaps, and one event each")
+    func concurrentSends() async throws {
+        let h = try await D.harness(chatPolicy: ChatPolicy(messagesPerSecond: 1_000, messageBurst: 1_000))
+        try await h.app.test(.router) { api in
+            let p = try await Self.assignedConversation(h, api)
+            let start = try await Self.conversation(api, p.job, token: p.customer.accessToken).lastSeq
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (who, tokens) in [("c", p.customer), ("p", p.provider)] {
+                    for n in 0..<15 {
+                        group.addTask {
+                            let status = try await Self.send(api, p.job, token: tokens.accessToken, ["clientMessageId": "\(who)\(n)", "text": "x"]).0
+                            #expect(status == .created)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let page = try #require(try await Self.get(api, "/v1/conversations/\(p.job)/messages?after=\(start)&limit=100", token: p.customer.accessToken,
+                                                       as: ChatService.MessagePage.self).1)
+            #expect(page.messages.map(\.seq) == Array((start + 1)...(start + 30)))
+            #expect(try await Self.conversation(api, p.job, token: p.customer.accessToken).lastSeq == start + 30)
+            #expect(try await Self.outboxEvents(h, aggregate: p.job, types: [ChatEvents.messageSent]).count == start + 30, "the assignment entry and the 30 messages")
         }
     }
 

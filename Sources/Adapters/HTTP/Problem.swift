@@ -64,8 +64,10 @@ extension Problem: HTTPResponseError {
 }
 
 /// Turns every error that is not already a Problem into one, so that no handler answers with
-/// Hummingbird's plain-text errors or leaks an internal message. Unknown errors are 500s
-/// with a generic text (and logged).
+/// Hummingbird's plain-text errors or leaks an internal message. Infrastructure failures that a
+/// retry may cure (a write conflict that outlasted its retries, a server that does not answer)
+/// are 503 `temporarily_unavailable` with Retry-After; unknown errors are 500s with a generic
+/// text (and logged).
 public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     public init() {}
 
@@ -79,6 +81,9 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as HTTPError {
             let code = error.status == .notFound ? "not_found" : error.status == .methodNotAllowed ? "method_not_allowed" : "http_\(error.status.code)"
             throw Problem(status: error.status, code: code, title: error.status.reasonPhrase, detail: error.body)
+        } catch where error.isTransientFailure {
+            context.logger.warning("transient failure answered 503: \(error)")
+            throw Problem(status: .serviceUnavailable, code: "temporarily_unavailable", title: "Try again shortly", retryAfter: 1)
         } catch {
             context.logger.error("unhandled error: \(error)")
             throw Problem(status: .internalServerError, code: "internal_error", title: "Something went wrong")

@@ -27,11 +27,12 @@ extension ChatService {
         public var hasMore: Bool
     }
 
+    /// A page of the timeline. The conversation's newest `seq` is the first message of a page
+    /// without `before`/`after` (and `lastSeq` of the conversation resource).
     public struct MessagePage: Codable, Sendable, Equatable {
         public var messages: [MessageView]
         /// Whether older (or, with `after`, newer) messages remain beyond this page.
         public var hasMore: Bool
-        public var lastSeq: Int
     }
 
     public struct ReadState: Codable, Sendable, Equatable {
@@ -55,29 +56,35 @@ extension ChatService {
     /// A page of the timeline: newest first (below `before` when given), or oldest first above
     /// `after` (how a client fills a gap it saw in `seq`).
     public func messages(_ caller: Caller, jobID: String, before: Int?, after: Int?, limit: Int) async throws -> MessagePage {
-        let conversation = try await visibleConversation(caller, jobID: jobID)
-        let found = try await messages.page(conversation: conversation._id, before: before, after: after, limit: limit)
+        try await mayRead(caller, jobID: jobID)
+        let found = try await messages.page(conversation: jobID, before: before, after: after, limit: limit)
         let now = Date()
-        return MessagePage(messages: found.messages.map { view($0, now: now) }, hasMore: found.hasMore, lastSeq: conversation.lastSeq)
+        return MessagePage(messages: found.messages.map { view($0, now: now) }, hasMore: found.hasMore)
     }
 
     /// Stores a member's message (201), or returns the one stored for the same `clientMessageId`
-    /// (`created` false: 200).
+    /// (`created` false: 200). The common path costs one read and one transaction; the
+    /// idempotent answer comes from the unique index, looked up only when a send is refused.
     public func send(_ caller: Caller, jobID: String, _ input: SendInput, traceparent: String?) async throws -> (message: MessageView, created: Bool) {
         let conversation = try await visibleConversation(caller, jobID: jobID)
         guard let member = conversation.member(caller.userID) else {
             throw DomainError(kind: .forbidden, code: "not_a_member", title: "Only the job's client and provider write in its conversation")
         }
         try policy.validateClientMessageID(input.clientMessageId)
-        if let existing = try await messages.find(conversation: jobID, sender: caller.userID, clientMessageID: input.clientMessageId) {
-            return (view(existing), false)
+        // A retry of a stored message is answered with it even when a new one would be refused.
+        func stored() async throws -> ChatMessage? {
+            try await messages.find(conversation: jobID, sender: caller.userID, clientMessageID: input.clientMessageId)
         }
         let now = Date()
-        guard conversation.status(at: now).isWritable else { throw Self.closed(conversation, now: now) }
+        guard conversation.status(at: now).isWritable else {
+            if let existing = try await stored() { return (view(existing), false) }
+            throw Self.closed(conversation, now: now)
+        }
         let keys = input.attachments ?? []
         try policy.validateAttachmentCount(keys.count)
         let text = try policy.validateText(input.text, hasAttachments: !keys.isEmpty)
         if let rateLimiter, let waitMillis = try await rateLimiter.take(caller.userID, now: now) {
+            if let existing = try await stored() { return (view(existing), false) }
             throw DomainError(kind: .tooManyRequests, code: "rate_limited", title: "Too many messages",
                               detail: "at most \(Int(policy.messagesPerSecond)) messages per second", retryAfter: max(1, (waitMillis + 999) / 1_000))
         }
@@ -87,16 +94,18 @@ extension ChatService {
                                 text: outcome?.text ?? text, attachments: attachments, clientMessageId: input.clientMessageId,
                                 moderation: outcome.flatMap { $0.applied.isEmpty ? nil : $0.applied }, anonymised: nil, createdAt: now)
         do {
-            let stored = try await mongo.withTransaction { session in
-                try Self.append(draft, in: session, movingCursorOf: member, requireWritable: true, traceparent: traceparent).message
+            let appended = try await writers.run(jobID) { [mongo] in
+                try await mongo.withTransaction { session in
+                    try Self.append(draft, in: session, known: conversation, movingCursorOf: member, requireWritable: true, traceparent: traceparent).message
+                }
             }
-            if let applied = stored.moderation {
-                logger.info("message moderated", metadata: ["conversation": "\(jobID)", "seq": "\(stored.seq)", "rules": "\(applied)"])
+            if let applied = appended.moderation {
+                logger.info("message moderated", metadata: ["conversation": "\(jobID)", "seq": "\(appended.seq)", "rules": "\(applied)"])
             }
-            return (view(stored), true)
+            return (view(appended), true)
         } catch let error as MongoError where error.isDuplicateKey {
-            // The same clientMessageId raced itself: the first one won, return it.
-            guard let existing = try await messages.find(conversation: jobID, sender: caller.userID, clientMessageID: input.clientMessageId) else { throw error }
+            // The same clientMessageId again (a retry, or a race with itself): the first one won.
+            guard let existing = try await stored() else { throw error }
             return (view(existing), false)
         }
     }
@@ -112,7 +121,7 @@ extension ChatService {
             throw DomainError.validation("upToSeq: 0 to \(conversation.lastSeq), the conversation's last seq")
         }
         let field = "readUpTo.\(member.rawValue)"
-        let moved: Conversation? = try await mongo.withTransaction { session in
+        let moved: Conversation? = try await writers.run(jobID) { [mongo] in try await mongo.withTransaction { session in
             guard let updated = try session.collection(ConversationRepository.collectionName, as: Conversation.self)
                 .findOneAndUpdate(["_id": .string(jobID), field: ["$lt": .int64(Int64(upToSeq))]], ["$set": [field: .int64(Int64(upToSeq))]]) else {
                 return nil  // already there or beyond
@@ -121,7 +130,7 @@ extension ChatService {
             try Outbox.append(try EventEnvelope(source: ChatEvents.source, type: ChatEvents.messagesRead, aggregateID: jobID, payload: read,
                                                 traceparent: traceparent), to: .chatMessages, in: session)
             return updated
-        }
+        } }
         var current = conversation
         if let moved { current = moved } else if let stored = try await conversations.find(jobID) { current = stored }
         return ReadState(jobId: jobID, readUpTo: current.readUpTo[member], unreadCount: current.unreadCount(for: member))
@@ -136,29 +145,39 @@ extension ChatService {
 
     /// Takes the conversation's next `seq` for `draft`, stores it, moves `member`'s cursor to it
     /// (a sender has read what it answers) and writes `chat.message-sent`, in the caller's
-    /// transaction. With `requireWritable`, a conversation that is no longer open refuses (409).
+    /// transaction. The conversation is advanced by compare-and-set on `lastSeq` from `known`
+    /// (read before the transaction) or a read in the transaction; a concurrent send makes the
+    /// transaction conflict and run again. With `requireWritable`, a conversation that is no
+    /// longer open refuses (409) and takes no `seq`.
     @discardableResult
-    static func append(_ draft: ChatMessage, in session: MongoSession, movingCursorOf member: ConversationMember?, requireWritable: Bool,
-                       extraSet: BSONDocument = [:], traceparent: String?) throws -> (message: ChatMessage, conversation: Conversation) {
+    static func append(_ draft: ChatMessage, in session: MongoSession, known: Conversation? = nil, movingCursorOf member: ConversationMember?,
+                       requireWritable: Bool, extraSet: BSONDocument = [:], traceparent: String?) throws -> (message: ChatMessage, conversation: Conversation) {
         let conversations = session.collection(ConversationRepository.collectionName, as: Conversation.self)
-        var filter: BSONDocument = ["_id": .string(draft.conversationId)]
-        if requireWritable { filter["status"] = .string(ConversationStatus.open.rawValue) }
-        guard var conversation = try conversations.findOneAndUpdate(filter, ["$inc": ["lastSeq": 1], "$set": ["lastActivityAt": .date(draft.createdAt)]]) else {
-            throw DomainError.conflict("conversation_closed", "the conversation no longer takes messages")
+        func current() throws -> Conversation {
+            guard let found = try conversations.find(["_id": .string(draft.conversationId)], options: FindOptions(limit: 1)).first else {
+                throw DomainError.notFound("conversation '\(draft.conversationId)'")
+            }
+            return found
         }
-        if requireWritable, !conversation.status(at: draft.createdAt).isWritable {
-            throw closed(conversation, now: draft.createdAt)  // aborts: the seq is not taken
-        }
+        var conversation = try known ?? current()
         var message = draft
-        message.seq = conversation.lastSeq
-        conversation.lastMessage = message.event
-        var set = extraSet
-        set["lastMessage"] = try BSONEncoder().encodeValue(message.event)
-        if let member {
-            conversation.readUpTo[member] = message.seq
-            set["readUpTo.\(member.rawValue)"] = .int64(Int64(message.seq))
+        for attempt in 1...3 {
+            if requireWritable, !conversation.status(at: draft.createdAt).isWritable { throw closed(conversation, now: draft.createdAt) }
+            message.seq = conversation.lastSeq + 1
+            var set = extraSet
+            set["lastSeq"] = .int64(Int64(message.seq))
+            set["lastActivityAt"] = .date(draft.createdAt)
+            set["lastMessage"] = try BSONEncoder().encodeValue(message.event)
+            if let member { set["readUpTo.\(member.rawValue)"] = .int64(Int64(message.seq)) }
+            var filter: BSONDocument = ["_id": .string(draft.conversationId), "lastSeq": .int64(Int64(conversation.lastSeq))]
+            if requireWritable { filter["status"] = .string(ConversationStatus.open.rawValue) }
+            if try conversations.updateOne(filter, ["$set": .document(set)]).matched == 1 { break }
+            guard attempt < 3 else { throw MongoError.server(code: 112, message: "conversation \(draft.conversationId) kept moving (WriteConflict)") }
+            conversation = try current()  // `known` was older than the transaction's snapshot
         }
-        _ = try conversations.updateOne(["_id": .string(draft.conversationId)], ["$set": .document(set)])
+        conversation.lastSeq = message.seq
+        conversation.lastMessage = message.event
+        if let member { conversation.readUpTo[member] = message.seq }
         try session.collection(MessageRepository.collectionName, as: ChatMessage.self).insert(message)
         let sent = ChatEvents.MessageSent(jobId: draft.conversationId, message: message.event, unread: conversation.unread)
         try Outbox.append(try EventEnvelope(source: ChatEvents.source, type: ChatEvents.messageSent, aggregateID: draft.conversationId,

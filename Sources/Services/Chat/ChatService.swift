@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MarketplaceContracts
 import MarketplaceMongo
+import Synchronization
 
 /// Job conversations: persisted history with per-conversation sequence numbers, server-side
 /// read cursors and unread counts, attachments in object storage, limits and moderation.
@@ -21,6 +22,14 @@ public final class ChatService: Sendable {
     let moderation: any ModerationHook
     let jobs: any JobAccessDirectory
     let logger: Logger
+    /// Who the members of a conversation are never changes: reading a page needs no lookup of
+    /// the conversation once its members are known here (bounded; cleared when full).
+    let memberships = Mutex<[String: Membership]>([:])
+    static let membershipCacheLimit = 50_000
+
+    struct Membership: Sendable { var clientId: String; var providerId: String }
+    /// One writer per conversation at a time in this process (see KeyedSerializer).
+    let writers = KeyedSerializer()
 
     public init(mongo: MongoClient, jobs: any JobAccessDirectory, store: any AttachmentStore, rateLimiter: MessageRateLimiter?,
                 moderation: any ModerationHook = ContactMasking(), policy: ChatPolicy = ChatPolicy(), logger: Logger = Logger(label: "chat")) {
@@ -58,6 +67,19 @@ public final class ChatService: Sendable {
     }
 
     static func notFound(_ jobID: String) -> DomainError { .notFound("conversation '\(jobID)'") }
+
+    /// Whether `caller` may read the conversation, from the membership cache when it can.
+    func mayRead(_ caller: Caller, jobID: String) async throws {
+        if let known = memberships.withLock({ $0[jobID] }) {
+            guard caller.role == .admin || caller.userID == known.clientId || caller.userID == known.providerId else { throw Self.notFound(jobID) }
+            return
+        }
+        let conversation = try await visibleConversation(caller, jobID: jobID)
+        memberships.withLock { cache in
+            if cache.count >= Self.membershipCacheLimit { cache.removeAll(keepingCapacity: true) }
+            cache[jobID] = Membership(clientId: conversation.clientId, providerId: conversation.providerId)
+        }
+    }
 
     // MARK: views
 

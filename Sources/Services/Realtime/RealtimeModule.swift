@@ -58,7 +58,7 @@ public struct RealtimeModule: ServiceModule {
     public static var workers: [WorkerDefinition<RealtimeModule>] {
         [
             .consumer("realtime-bridge", summary: "turns offer, job and chat events into channel publications and revocations") { module in
-                ConsumerWorker(topics: [.offers, .jobs, .chatMessages], group: "realtime-bridge", fetchWaitMaxMillis: 20) { [publisher = module.publisher] event in
+                ConsumerWorker(topics: [.offers, .jobs, .chatMessages], group: "realtime-bridge", fetchWaitMaxMillis: 10) { [publisher = module.publisher] event in
                     try await RealtimeBridge.handle(event, publisher: publisher)
                 }
             },

@@ -54,7 +54,7 @@ extension OpenAPI {
                                                            required: ["key", "contentType", "size", "url", "urlExpiresAt"])),
                                "clientMessageId": string, "moderation": array(string), "createdAt": dateTime],
                               required: ["id", "seq", "senderId", "kind", "attachments", "createdAt"]),
-            "MessagePage": object(["messages": array(ref("Message")), "hasMore": boolean, "lastSeq": seq], required: ["messages", "hasMore", "lastSeq"]),
+            "MessagePage": object(["messages": array(ref("Message")), "hasMore": boolean], required: ["messages", "hasMore"]),
             "MessageInput": object(["clientMessageId": ["type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9._:-]+$"],
                                     "text": ["type": "string", "maxLength": 4_000, "description": "Needed unless attachments are given"],
                                     "attachments": ["type": "array", "maxItems": 10, "items": string, "description": "Keys from POST …/attachments"]],

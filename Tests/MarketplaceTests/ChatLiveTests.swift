@@ -113,3 +113,35 @@ struct ChatLiveTests {
         await r.stop()
     }
 }
+
+@Suite("Chat: what the bridge publishes")
+struct ChatBridgeTests {
+    static func event<P: Encodable>(_ type: EventType, _ payload: P) throws -> EventEnvelope {
+        try EventEnvelope(source: ChatEvents.source, type: type, aggregateID: "job-1", payload: payload)
+    }
+
+    @Test("a message reaches the conversation's channel and both members' unread counts; closing revokes the channel after telling its members")
+    func records() throws {
+        let message = ChatEvents.Message(id: "m", seq: 7, senderId: "c", kind: "user", text: "hi", attachments: [], createdAt: Date())
+        let sent = try RealtimeBridge.records(for: Self.event(ChatEvents.messageSent, ChatEvents.MessageSent(
+            jobId: "job-1", message: message, unread: [.init(userId: "c", unreadCount: 0), .init(userId: "p", unreadCount: 3)])))
+        #expect(sent.map { "\($0.0.rawValue) \($0.1.name)" } == [
+            "marketplace.realtime.publication.v1 chat:job-1", "marketplace.realtime.publication.v1 user:c", "marketplace.realtime.publication.v1 user:p"])
+        let unread = try #require(try JSONSerialization.jsonObject(with: Data(sent[2].2)) as? [String: Any])
+        #expect(unread["type"] as? String == "chat.unread-changed" && unread.object("data")?["unreadCount"] as? Int == 3
+                && unread.object("data")?["lastSeq"] as? Int == 7)
+
+        let read = try RealtimeBridge.records(for: Self.event(ChatEvents.messagesRead, ChatEvents.MessagesRead(jobId: "job-1", userId: "p", readUpTo: 7, unreadCount: 0)))
+        #expect(read.map(\.1.name) == ["chat:job-1", "user:p"])
+
+        let closed = try RealtimeBridge.records(for: Self.event(ChatEvents.conversationClosed, ChatEvents.ConversationClosed(
+            jobId: "job-1", status: "frozen", reason: "no-show", members: ["c", "p"])))
+        #expect(closed.map { "\($0.0 == .revoke ? "revoke" : "pub") \($0.1.name)" } == ["pub chat:job-1", "pub user:c", "pub user:p", "revoke chat:job-1"])
+
+        // A completed job ends its job and location channels; the conversation stays for follow-ups.
+        let completed = try RealtimeBridge.records(for: EventEnvelope(source: DispatchEvents.source, type: DispatchEvents.jobStatusChanged, aggregateID: "job-1",
+                                                                      payload: DispatchEvents.JobStatusChanged(jobId: "job-1", requestId: "r", clientId: "c", providerId: "p",
+                                                                                                               from: .inProgress, to: .completed, by: .provider, at: Date())))
+        #expect(completed.filter { $0.0 == .revoke }.map(\.1.name) == ["job:job-1", "location:job-1"])
+    }
+}

@@ -102,7 +102,8 @@ struct ChatTests {
             let moved = try await Self.read(api, p.job, token: p.customer.accessToken, upTo: 3).1
             #expect(moved?.jobId == p.job && moved?.readUpTo == 3 && moved?.unreadCount == 0)
             #expect(try await Self.read(api, p.job, token: p.customer.accessToken, upTo: 1).1?.readUpTo == 3, "never backwards")
-            #expect(try await Self.read(api, p.job, token: p.customer.accessToken, upTo: 99).0 == .unprocessableContent)
+            #expect(try await Self.read(api, p.job, token: p.customer.accessToken, upTo: 99).1?.readUpTo == 3, "beyond the end: up to the last seq")
+            #expect(try await Self.read(api, p.job, token: p.customer.accessToken, upTo: -1).0 == .unprocessableContent)
             #expect(try await Self.conversation(api, p.job, token: p.provider.accessToken).otherReadUpTo == 3, "the read receipt")
             #expect(try await Self.outboxEvents(h, aggregate: p.job, types: [ChatEvents.messagesRead]).count == 1, "only a cursor that moved is announced")
 

@@ -110,16 +110,17 @@ extension ChatService {
         }
     }
 
-    /// Moves the caller's read cursor to `upToSeq` (never backwards) and tells the other member
+    /// Moves the caller's read cursor to `upToSeq` (never backwards; at most the conversation's
+    /// last seq) and tells the other member
     /// (a read receipt) and the caller's other devices (the unread count).
     public func markRead(_ caller: Caller, jobID: String, upToSeq: Int, traceparent: String?) async throws -> ReadState {
         let conversation = try await visibleConversation(caller, jobID: jobID)
         guard let member = conversation.member(caller.userID) else {
             throw DomainError(kind: .forbidden, code: "not_a_member", title: "Only members have a read cursor")
         }
-        guard (0...conversation.lastSeq).contains(upToSeq) else {
-            throw DomainError.validation("upToSeq: 0 to \(conversation.lastSeq), the conversation's last seq")
-        }
+        guard upToSeq >= 0 else { throw DomainError.validation("upToSeq: 0 or more") }
+        // Beyond the newest message means "everything": the cursor stops at the last seq.
+        let upToSeq = min(upToSeq, conversation.lastSeq)
         let field = "readUpTo.\(member.rawValue)"
         let moved: Conversation? = try await writers.run(jobID) { [mongo] in try await mongo.withTransaction { session in
             guard let updated = try session.collection(ConversationRepository.collectionName, as: Conversation.self)

@@ -42,6 +42,16 @@ extension OpenAPI {
                              required: ["id", "seq", "senderId", "kind", "attachments", "createdAt"])
         let status = enumeration(["open", "read_only", "frozen"])
         let jobStatus = enumeration(JobStatus.allCases.map(\.rawValue))
+        // Text (not only white space) or at least one attachment: the server trims the text.
+        var messageInput = object(["clientMessageId": ["type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9._:-]+$"],
+                                   "text": ["type": "string", "maxLength": 4_000, "description": "Needed unless attachments are given"],
+                                   "attachments": ["type": "array", "maxItems": 10, "items": ["type": "string", "pattern": "^chat/[A-Za-z0-9_-]{1,64}/[0-9a-f-]{36}$"],
+                                                   "description": "Keys from POST …/attachments, uploaded before sending"]],
+                                  required: ["clientMessageId"])
+        messageInput["anyOf"] = [
+            ["required": ["text"], "properties": ["text": ["type": "string", "pattern": "\\S"]]],
+            ["required": ["attachments"], "properties": ["attachments": ["type": "array", "minItems": 1]]],
+        ]
         let schemas: [String: Any] = [
             "Conversation": object(["id": string, "jobId": string, "clientId": string, "providerId": string, "status": status, "jobStatus": jobStatus,
                                    "lastSeq": seq, "lastMessage": summary, "unreadCount": seq, "readUpTo": seq, "otherReadUpTo": seq,
@@ -55,11 +65,8 @@ extension OpenAPI {
                                "clientMessageId": string, "moderation": array(string), "createdAt": dateTime],
                               required: ["id", "seq", "senderId", "kind", "attachments", "createdAt"]),
             "MessagePage": object(["messages": array(ref("Message")), "hasMore": boolean], required: ["messages", "hasMore"]),
-            "MessageInput": object(["clientMessageId": ["type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9._:-]+$"],
-                                    "text": ["type": "string", "maxLength": 4_000, "description": "Needed unless attachments are given"],
-                                    "attachments": ["type": "array", "maxItems": 10, "items": string, "description": "Keys from POST …/attachments"]],
-                                   required: ["clientMessageId"]),
-            "ReadInput": object(["upToSeq": ["type": "integer", "minimum": 0]], required: ["upToSeq"]),
+            "MessageInput": messageInput,
+            "ReadInput": object(["upToSeq": ["type": "integer", "minimum": 0, "maximum": 9_223_372_036_854_775_807, "description": "Beyond the last seq: up to the last seq"]], required: ["upToSeq"]),
             "ReadState": object(["jobId": string, "readUpTo": seq, "unreadCount": seq], required: ["jobId", "readUpTo", "unreadCount"]),
             "UploadInput": object(["contentType": enumeration(["image/jpeg", "image/png", "image/webp", "image/heic", "image/gif", "application/pdf"]),
                                    "size": ["type": "integer", "minimum": 1, "maximum": 10_485_760]], required: ["contentType", "size"]),

@@ -15,11 +15,11 @@ import ServiceLifecycle
 import Synchronization
 
 /// Chat under load, in one process with its real servers: the API (Identity + Chat routes), the
-/// outbox relay, the realtime bridge and a gateway node. Measures
+/// outbox relay and a gateway node (chat's publications are in its outbox). Measures
 ///  - message send (REST, 201) → the other member's WebSocket, at a fixed rate spread over N
 ///    conversations, beside the floor: a bare Kafka consumer of the same `chat.message-sent`
 ///    records (send → commit → relay → Kafka → consumer), so the figure above the floor is what
-///    the bridge, the fan-out topic and the gateway add;
+///    the fan-out topic and the gateway add;
 ///  - a history page (`limit=50`) over HTTP beside a raw libmongoc find of the same documents,
 ///    and a bare route (`/health/live`) through the same HTTP client.
 ///
@@ -85,7 +85,7 @@ public struct ChatBenchmark: Sendable {
         let api = Application(router: try composition.makeRouter(api: true),
                               configuration: .init(address: .hostname("127.0.0.1", port: apiPort), serverName: "bench"))
         let gateway = realtime.makeGateway()
-        let services: [any Service] = [api, gateway] + (try composition.workerServices([Composition.outboxRelay, "realtime-bridge"]))
+        let services: [any Service] = [api, gateway] + (try composition.workerServices([Composition.outboxRelay]))
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [], logger: Logger(label: "bench")))
         let running = Task { try await group.run() }
         defer { running.cancel() }

@@ -21,8 +21,40 @@ public struct OutboxEntry: Codable, Sendable {
     public var status: String
     public var createdAt: Date
     public var sentAt: Date?
+    /// Events published right after this one, in this order, in the same batch (a service's
+    /// realtime publications of the event): one document to insert and to mark.
+    public var companions: [Companion]?
 
-    init(event: EventEnvelope, topic: Topic) {
+    /// An event that travels with an entry.
+    public struct Companion: Codable, Sendable {
+        public var eventId: String
+        public var topic: String
+        public var aggregateId: String
+        public var type: String
+        public var source: String
+        public var time: Date
+        public var data: Data
+        public var traceparent: String?
+
+        init(event: EventEnvelope, topic: Topic) {
+            eventId = event.id
+            self.topic = topic.rawValue
+            aggregateId = event.aggregateID
+            type = event.type.rawValue
+            source = event.source
+            time = event.time
+            data = Data(event.data)
+            traceparent = event.traceparent
+        }
+
+        var envelope: EventEnvelope {
+            EventEnvelope(id: eventId, source: source, type: EventType(rawValue: type), time: time,
+                          aggregateID: aggregateId, data: Array(data), traceparent: traceparent)
+        }
+    }
+
+    init(event: EventEnvelope, topic: Topic, companions: [(event: EventEnvelope, topic: Topic)] = []) {
+        self.companions = companions.isEmpty ? nil : companions.map { Companion(event: $0.event, topic: $0.topic) }
         _id = ObjectId()
         eventId = event.id
         self.topic = topic.rawValue
@@ -55,6 +87,13 @@ public enum Outbox {
     /// Records `event` for `topic` as part of the session's transaction.
     public static func append(_ event: EventEnvelope, to topic: Topic, in session: MongoSession) throws {
         try session.collection(collection, as: OutboxEntry.self).insert(OutboxEntry(event: event, topic: topic))
+    }
+
+    /// Records `event` for `topic` and, right behind it in the same batch, `companions` (each on
+    /// its topic): one document, so one insert and one mark however many records it publishes.
+    public static func append(_ event: EventEnvelope, to topic: Topic, with companions: [(event: EventEnvelope, topic: Topic)],
+                              in session: MongoSession) throws {
+        try session.collection(collection, as: OutboxEntry.self).insert(OutboxEntry(event: event, topic: topic, companions: companions))
     }
 
     public static func prepare(_ client: MongoClient) async throws {
@@ -124,11 +163,14 @@ public final class OutboxRelay: Service, Sendable {
             .find(["status": "pending"], options: FindOptions(sort: ["_id": 1], limit: configuration.batchSize))
         guard !entries.isEmpty else { return 0 }
         // One batch keeps the order per key: the producer is idempotent, so retries do not reorder.
-        try await producer.sendBatch(entries.map { CloudEventsKafka.message(for: $0.envelope, topic: topics.name(Topic(rawValue: $0.topic))) })
+        try await producer.sendBatch(entries.flatMap { entry in
+            [CloudEventsKafka.message(for: entry.envelope, topic: topics.name(Topic(rawValue: entry.topic)))]
+                + (entry.companions ?? []).map { CloudEventsKafka.message(for: $0.envelope, topic: topics.name(Topic(rawValue: $0.topic))) }
+        })
         try await mongo.collection(Outbox.collection, as: OutboxEntry.self).updateMany(
             ["_id": ["$in": .array(entries.map { .objectId($0._id) })]],
             ["$set": ["status": "sent", "sentAt": .date(Date())]])
-        published.increment(by: entries.count)
+        published.increment(by: entries.reduce(0) { $0 + 1 + ($1.companions?.count ?? 0) })
         return entries.count
     }
 

@@ -8,9 +8,9 @@ import MarketplaceMessaging
 import MarketplaceRealtime
 import Testing
 
-/// Chat end to end: REST → MongoDB + outbox → Kafka → the realtime bridge → the fan-out topic →
-/// the gateway → a client; job events → the chat worker → system entries. One side is
-/// Centrifugo's Python SDK.
+/// Chat end to end: REST → MongoDB + outbox (the event and its channel publications) → the relay
+/// → the fan-out topic → the gateway → a client; job events → the chat worker → system entries.
+/// One side is Centrifugo's Python SDK. No bridge worker runs: chat does not need it.
 @Suite("Chat: live delivery", .timeLimit(.minutes(3)))
 struct ChatLiveTests {
     typealias T = IdentityTests
@@ -20,7 +20,6 @@ struct ChatLiveTests {
     func liveConversation() async throws {
         let r = try await RealtimeHarness.start(extraServices: { h in [
             OutboxRelay(mongo: h.platform.mongo, producer: h.platform.producer, topics: h.topics, configuration: .init(idleInterval: .milliseconds(20))),
-            try! h.worker("realtime-bridge"),
             try! h.worker("chat"),
         ] })
         let h = r.dispatch

@@ -50,7 +50,7 @@ struct DispatchTests {
         let dispatch = try await DispatchModule(context: ModuleContext(platform: platform, module: DispatchModule.name, ports: ports))
         let realtime = try await RealtimeModule(context: ModuleContext(platform: platform, module: RealtimeModule.name, ports: ports))
         let s3 = S3Client(configuration: TestServers.s3(bucket: TestServers.unique("chat")))
-        let chat = ChatModule(service: ChatService(mongo: platform.mongo, jobs: MongoJobAccessDirectory(mongo: platform.mongo),
+        let chat = ChatModule(service: ChatService(mongo: platform.mongo, jobs: MongoJobAccessDirectory(mongo: platform.mongo), fanOut: BridgeFanOut(),
                                                    store: S3AttachmentStore(s3: s3),
                                                    rateLimiter: MessageRateLimiter(redis: platform.redis, rate: chatPolicy.messagesPerSecond,
                                                                                    burst: chatPolicy.messageBurst),

@@ -7,8 +7,9 @@ import MarketplaceHTTP
 import MarketplacePlatform
 
 /// Chat on the platform's seam: job conversations over REST, delivered live through the
-/// realtime gateway (the bridge turns `chat.*` events into `chat:<jobId>` publications). Needs
-/// Dispatch's `JobAccessDirectory` as a port; reads no other module's data.
+/// realtime gateway (each `chat.*` event's `chat:<jobId>` and `user:<id>` publications go to the
+/// fan-out topic through the outbox, in the event's transaction). Needs Dispatch's
+/// `JobAccessDirectory` and Realtime's `RealtimeFanOut` as ports; reads no other module's data.
 ///
 /// Configuration (`chat.*`): `followup.window` seconds after completion (172800 = 48 h),
 /// `retention.days` (180), `messages.per.second` (5), `messages.burst` (5), `text.max` (4000),
@@ -31,6 +32,7 @@ public struct ChatModule: ServiceModule {
                                                             production: context.platform.configuration.mode == .production))
         let policy = try ChatPolicy(section: section)
         let service = ChatService(mongo: context.mongo, jobs: try context.ports.require((any JobAccessDirectory).self, by: Self.name),
+                                  fanOut: try context.ports.require((any RealtimeFanOut).self, by: Self.name),
                                   store: S3AttachmentStore(s3: s3),
                                   rateLimiter: MessageRateLimiter(redis: context.redis, rate: policy.messagesPerSecond, burst: policy.messageBurst),
                                   policy: policy, logger: context.logger)

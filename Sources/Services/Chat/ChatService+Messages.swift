@@ -94,9 +94,9 @@ extension ChatService {
                                 text: outcome?.text ?? text, attachments: attachments, clientMessageId: input.clientMessageId,
                                 moderation: outcome.flatMap { $0.applied.isEmpty ? nil : $0.applied }, anonymised: nil, createdAt: now)
         do {
-            let appended = try await writers.run(jobID) { [mongo] in
+            let appended = try await writers.run(jobID) { [mongo, self] in
                 try await mongo.withTransaction { session in
-                    try Self.append(draft, in: session, known: conversation, movingCursorOf: member, requireWritable: true, traceparent: traceparent).message
+                    try self.append(draft, in: session, known: conversation, movingCursorOf: member, requireWritable: true, traceparent: traceparent).message
                 }
             }
             if let applied = appended.moderation {
@@ -122,14 +122,14 @@ extension ChatService {
         // Beyond the newest message means "everything": the cursor stops at the last seq.
         let upToSeq = min(upToSeq, conversation.lastSeq)
         let field = "readUpTo.\(member.rawValue)"
-        let moved: Conversation? = try await writers.run(jobID) { [mongo] in try await mongo.withTransaction { session in
+        let moved: Conversation? = try await writers.run(jobID) { [mongo, self] in try await mongo.withTransaction { session in
             guard let updated = try session.collection(ConversationRepository.collectionName, as: Conversation.self)
                 .findOneAndUpdate(["_id": .string(jobID), field: ["$lt": .int64(Int64(upToSeq))]], ["$set": [field: .int64(Int64(upToSeq))]]) else {
                 return nil  // already there or beyond
             }
             let read = ChatEvents.MessagesRead(jobId: jobID, userId: caller.userID, readUpTo: upToSeq, unreadCount: updated.unreadCount(for: member))
-            try Outbox.append(try EventEnvelope(source: ChatEvents.source, type: ChatEvents.messagesRead, aggregateID: jobID, payload: read,
-                                                traceparent: traceparent), to: .chatMessages, in: session)
+            try self.record(try EventEnvelope(source: ChatEvents.source, type: ChatEvents.messagesRead, aggregateID: jobID, payload: read,
+                                              traceparent: traceparent), in: session)
             return updated
         } }
         var current = conversation
@@ -151,7 +151,7 @@ extension ChatService {
     /// transaction conflict and run again. With `requireWritable`, a conversation that is no
     /// longer open refuses (409) and takes no `seq`.
     @discardableResult
-    static func append(_ draft: ChatMessage, in session: MongoSession, known: Conversation? = nil, movingCursorOf member: ConversationMember?,
+    func append(_ draft: ChatMessage, in session: MongoSession, known: Conversation? = nil, movingCursorOf member: ConversationMember?,
                        requireWritable: Bool, extraSet: BSONDocument = [:], traceparent: String?) throws -> (message: ChatMessage, conversation: Conversation) {
         let conversations = session.collection(ConversationRepository.collectionName, as: Conversation.self)
         func current() throws -> Conversation {
@@ -163,7 +163,7 @@ extension ChatService {
         var conversation = try known ?? current()
         var message = draft
         for attempt in 1...3 {
-            if requireWritable, !conversation.status(at: draft.createdAt).isWritable { throw closed(conversation, now: draft.createdAt) }
+            if requireWritable, !conversation.status(at: draft.createdAt).isWritable { throw Self.closed(conversation, now: draft.createdAt) }
             message.seq = conversation.lastSeq + 1
             var set = extraSet
             set["lastSeq"] = .int64(Int64(message.seq))
@@ -181,8 +181,15 @@ extension ChatService {
         if let member { conversation.readUpTo[member] = message.seq }
         try session.collection(MessageRepository.collectionName, as: ChatMessage.self).insert(message)
         let sent = ChatEvents.MessageSent(jobId: draft.conversationId, message: message.event, unread: conversation.unread)
-        try Outbox.append(try EventEnvelope(source: ChatEvents.source, type: ChatEvents.messageSent, aggregateID: draft.conversationId,
-                                            payload: sent, traceparent: traceparent), to: .chatMessages, in: session)
+        try record(try EventEnvelope(source: ChatEvents.source, type: ChatEvents.messageSent, aggregateID: draft.conversationId,
+                                     payload: sent, traceparent: traceparent), in: session)
         return (message, conversation)
+    }
+
+    /// The event on `chat-messages` and its channel publications on the fan-out topic, in the
+    /// caller's transaction (the relay publishes them in this order).
+    func record(_ event: EventEnvelope, in session: MongoSession) throws {
+        let publications = try fanOut?.publications(for: event) ?? []
+        try Outbox.append(event, to: .chatMessages, with: publications.map { ($0, Topic.realtimePublications) }, in: session)
     }
 }

@@ -16,7 +16,7 @@ extension ChatService {
             let access = JobAccess(clientId: assigned.clientId, providerId: assigned.providerId, status: .assigned, statusChangedAt: event.time)
             try await inbox.processOnce(event) { session in
                 try Self.open(Conversation(jobID: assigned.jobId, access: access, policy: policy, now: event.time), in: session)
-                try Self.append(Self.systemEntry(jobID: assigned.jobId, text: SystemEntry.text(for: .assigned, by: .provider, reason: nil), event: event),
+                try self.append(Self.systemEntry(jobID: assigned.jobId, text: SystemEntry.text(for: .assigned, by: .provider, reason: nil), event: event),
                                 in: session, movingCursorOf: nil, requireWritable: false, traceparent: event.traceparent)
             }
         case DispatchEvents.jobStatusChanged:
@@ -36,10 +36,10 @@ extension ChatService {
                     break
                 }
                 let entry = Self.systemEntry(jobID: change.jobId, text: SystemEntry.text(for: change.to, by: change.by, reason: change.reason), event: event)
-                let (_, conversation) = try Self.append(entry, in: session, movingCursorOf: nil, requireWritable: false, extraSet: set,
+                let (_, conversation) = try self.append(entry, in: session, movingCursorOf: nil, requireWritable: false, extraSet: set,
                                                         traceparent: event.traceparent)
                 if change.to == .cancelled {
-                    try Self.announceClosed(conversation._id, status: .frozen, reason: change.reason, members: conversation.members, in: session,
+                    try self.announceClosed(conversation._id, status: .frozen, reason: change.reason, members: conversation.members, in: session,
                                             traceparent: event.traceparent)
                 }
             }
@@ -54,11 +54,11 @@ extension ChatService {
     public func closeExpiredConversations(now: Date = Date(), batch: Int = 200) async throws -> Int {
         var closed = 0
         for due in try await conversations.dueForReadOnly(now: now, limit: batch) {
-            let changed: Bool = try await mongo.withTransaction { session in
+            let changed: Bool = try await mongo.withTransaction { [self] session in
                 guard let conversation = try session.collection(ConversationRepository.collectionName, as: Conversation.self).findOneAndUpdate(
                     ["_id": .string(due._id), "status": .string(ConversationStatus.open.rawValue)],
                     ["$set": ["status": .string(ConversationStatus.readOnly.rawValue), "closedAt": .date(due.writableUntil ?? now)]]) else { return false }
-                try Self.announceClosed(conversation._id, status: .readOnly, reason: "follow-up window ended", members: conversation.members, in: session,
+                try self.announceClosed(conversation._id, status: .readOnly, reason: "follow-up window ended", members: conversation.members, in: session,
                                         traceparent: nil)
                 return true
             }
@@ -79,10 +79,10 @@ extension ChatService {
                     attachments: [], clientMessageId: event.id, moderation: nil, anonymised: nil, createdAt: event.time)
     }
 
-    static func announceClosed(_ jobID: String, status: ConversationStatus, reason: String?, members: [String], in session: MongoSession,
+    func announceClosed(_ jobID: String, status: ConversationStatus, reason: String?, members: [String], in session: MongoSession,
                                traceparent: String?) throws {
         let closed = ChatEvents.ConversationClosed(jobId: jobID, status: status.rawValue, reason: reason, members: members)
-        try Outbox.append(try EventEnvelope(source: ChatEvents.source, type: ChatEvents.conversationClosed, aggregateID: jobID, payload: closed,
-                                            traceparent: traceparent), to: .chatMessages, in: session)
+        try record(try EventEnvelope(source: ChatEvents.source, type: ChatEvents.conversationClosed, aggregateID: jobID, payload: closed,
+                                     traceparent: traceparent), in: session)
     }
 }

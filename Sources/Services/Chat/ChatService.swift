@@ -8,9 +8,11 @@ import Synchronization
 /// read cursors and unread counts, attachments in object storage, limits and moderation.
 ///
 /// A conversation follows its job (Dispatch's `JobAccessDirectory` says who the members are and
-/// where the job stands; the `chat-timeline` worker turns job events into system entries and
-/// closes conversations). Every change that others must hear of writes its event to the outbox
-/// in the same transaction as the change, so nothing is delivered that was not stored.
+/// where the job stands; the `chat` worker turns job events into system entries and closes
+/// conversations). Every change that others must hear of writes its event — and, through the
+/// `RealtimeFanOut` port, the channel publications it becomes — to the outbox in the same
+/// transaction as the change, so nothing is delivered that was not stored, and a message reaches
+/// clients in one Kafka hop.
 public final class ChatService: Sendable {
     public let mongo: MongoClient
     public let policy: ChatPolicy
@@ -21,6 +23,8 @@ public final class ChatService: Sendable {
     let rateLimiter: MessageRateLimiter?
     let moderation: any ModerationHook
     let jobs: any JobAccessDirectory
+    /// The fan-out records of chat events, appended to the outbox with them (one hop to clients).
+    let fanOut: (any RealtimeFanOut)?
     let logger: Logger
     /// Who the members of a conversation are never changes: reading a page needs no lookup of
     /// the conversation once its members are known here (bounded; cleared when full).
@@ -31,9 +35,10 @@ public final class ChatService: Sendable {
     /// One writer per conversation at a time in this process (see KeyedSerializer).
     let writers = KeyedSerializer()
 
-    public init(mongo: MongoClient, jobs: any JobAccessDirectory, store: any AttachmentStore, rateLimiter: MessageRateLimiter?,
+    public init(mongo: MongoClient, jobs: any JobAccessDirectory, fanOut: (any RealtimeFanOut)?, store: any AttachmentStore, rateLimiter: MessageRateLimiter?,
                 moderation: any ModerationHook = ContactMasking(), policy: ChatPolicy = ChatPolicy(), logger: Logger = Logger(label: "chat")) {
         self.mongo = mongo
+        self.fanOut = fanOut
         self.jobs = jobs
         self.store = store
         self.rateLimiter = rateLimiter

@@ -7,8 +7,9 @@ import MarketplacePlatform
 
 /// Realtime on the platform's seam: the WebSocket gateway (Centrifugo client protocol v2) and
 /// the bridge from domain events to channel publications. Needs the `AccessTokenVerifier` and the
-/// `SessionRevocationFeed` (Identity) and the `JobAccessDirectory` (Dispatch) as ports; reads no
-/// other module's data.
+/// `SessionRevocationFeed` (Identity) and the `JobAccessDirectory` (Dispatch) as ports; provides
+/// the `RealtimeFanOut` (the bridge's mapping, for services that put their publications in their
+/// own outbox); reads no other module's data.
 ///
 /// Configuration (`realtime.*`): `host` (127.0.0.1), `port` (8001), `node.id` (host-pid),
 /// `max.subscriptions` (128), `commands.per.second` (50), `command.burst` (100),
@@ -34,6 +35,7 @@ public struct RealtimeModule: ServiceModule {
         jobs = try context.ports.require((any JobAccessDirectory).self, by: Self.name)
         revocations = try context.ports.require((any SessionRevocationFeed).self, by: Self.name)
         platform = context.platform
+        context.ports.provide((any RealtimeFanOut).self, BridgeFanOut(), by: Self.name)
     }
 
     public var publisher: RealtimePublisher { RealtimePublisher(producer: platform.producer, topics: platform.topics) }
@@ -57,8 +59,9 @@ public struct RealtimeModule: ServiceModule {
 
     public static var workers: [WorkerDefinition<RealtimeModule>] {
         [
-            .consumer("realtime-bridge", summary: "turns offer, job and chat events into channel publications and revocations") { module in
-                ConsumerWorker(topics: [.offers, .jobs, .chatMessages], group: "realtime-bridge", fetchWaitMaxMillis: 10) { [publisher = module.publisher] event in
+            // Chat's events need no bridge: their publications are in Chat's outbox (RealtimeFanOut).
+            .consumer("realtime-bridge", summary: "turns offer and job events into channel publications and revocations") { module in
+                ConsumerWorker(topics: [.offers, .jobs], group: "realtime-bridge", fetchWaitMaxMillis: 10) { [publisher = module.publisher] event in
                     try await RealtimeBridge.handle(event, publisher: publisher)
                 }
             },

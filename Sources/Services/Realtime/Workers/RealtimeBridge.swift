@@ -3,11 +3,12 @@ import MarketplaceContracts
 
 /// Turns domain events into what clients see: offers reach the provider's `user:` channel, job
 /// events reach `job:<id>` and both parties' `user:` channels, and a job that completes or is
-/// cancelled has its channels revoked (subscribers get an unsubscribe push). Chat events reach
-/// `chat:<jobId>` (messages, read receipts, closing, after which the channel is revoked) and each
-/// member's `user:` channel as `chat.unread-changed` (so every device of the member agrees).
-/// One consumer group for all instances (the `realtime-bridge` worker); the data is
-/// `{"type": <event type>, "data": <event data>}`.
+/// cancelled has its `job:` and `location:` channels revoked (subscribers get an unsubscribe
+/// push). Chat events reach `chat:<jobId>` (messages, read receipts, closing, after which the
+/// channel is revoked) and each member's `user:` channel as `chat.unread-changed` (so every
+/// device of the member agrees) — those records are written by Chat itself, in its outbox,
+/// through `BridgeFanOut`; the `realtime-bridge` worker (one consumer group for all instances)
+/// handles offers and jobs. The data is `{"type": <event type>, "data": <event data>}`.
 public enum RealtimeBridge {
     /// Publishes what `event` becomes; nothing for events clients do not see.
     public static func handle(_ event: EventEnvelope, publisher: RealtimePublisher) async throws {

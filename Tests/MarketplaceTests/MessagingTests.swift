@@ -107,6 +107,38 @@ struct MessagingTests {
         }
     }
 
+    @Test("an entry's companions are published right after it, on their own topics, from one outbox document")
+    func outboxCompanions() async throws {
+        try await TestServers.withTopic { events in
+            try await TestServers.withTopic { fanOut in
+                let mongo = try TestServers.mongo()
+                try await Outbox.prepare(mongo)
+                try await mongo.withTransaction { session in
+                    for n in 0..<3 {
+                        let event = try EventEnvelope(source: "/services/chat", type: "chat.message-sent.v1", aggregateID: "job-1", payload: ["n": n])
+                        let companions = try (0..<2).map { k in
+                            (event: try EventEnvelope(source: "/services/realtime", type: "marketplace.realtime.publication.v1", aggregateID: "chat:job-1",
+                                                      payload: ["n": n * 10 + k]), topic: Topic(rawValue: fanOut))
+                        }
+                        try Outbox.append(event, to: Topic(rawValue: events), with: companions, in: session)
+                    }
+                }
+                #expect(try await mongo.collection(Outbox.collection, as: OutboxEntry.self).count() == 3, "one document per event")
+                let producer = try TestServers.producer()
+                #expect(try await OutboxRelay(mongo: mongo, producer: producer, topics: TopicNames()).relayOnce() == 3)
+                let main = try TestServers.consumer(topic: events, group: TestServers.unique("g"))
+                let side = try TestServers.consumer(topic: fanOut, group: TestServers.unique("g"))
+                let mainValues = try await main.records.collect(3).map { try CloudEventsKafka.event(from: $0).decode([String: Int].self)["n"]! }
+                let sideValues = try await side.records.collect(6).map { try CloudEventsKafka.event(from: $0).decode([String: Int].self)["n"]! }
+                await main.close()
+                await side.close()
+                await producer.close()
+                #expect(mainValues == [0, 1, 2])
+                #expect(sideValues == [0, 1, 10, 11, 20, 21], "in order, keyed by their own aggregate")
+            }
+        }
+    }
+
     @Test("a second relay instance waits while the first holds the lease")
     func relayLease() async throws {
         let mongo = try TestServers.mongo()

@@ -1,9 +1,10 @@
 import Foundation
 
 /// Events the chat service publishes (through the outbox) on `Topic.chatMessages`, keyed by the
-/// conversation's id (= the job's id), so one conversation's events keep their order. The
-/// realtime bridge turns them into `chat:<jobId>` publications and `user:<id>` unread counts;
-/// notifications reach an offline member from `messageSent`.
+/// conversation's id (= the job's id), so one conversation's events keep their order. Their
+/// `chat:<jobId>` publications and `user:<id>` unread counts travel with them (the
+/// `RealtimeFanOut` port; companions of the outbox entry); notifications reach an offline member
+/// from `messageSent`.
 public enum ChatEvents {
     public static let source = "/services/chat"
     public static let messageSent: EventType = "chat.message-sent.v1"

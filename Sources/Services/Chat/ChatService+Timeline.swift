@@ -3,7 +3,7 @@ import MarketplaceContracts
 import MarketplaceMessaging
 import MarketplaceMongo
 
-/// The conversation as the job's timeline: the `chat-timeline` worker applies Dispatch's job
+/// The conversation as the job's timeline: the `chat` worker (group `chat-timeline`) applies Dispatch's job
 /// events (each once, through the inbox): assignment opens the conversation, every status
 /// becomes a `system` entry, completion starts the follow-up window, cancellation freezes the
 /// conversation at once. A sweep makes conversations read-only when their window ends.

@@ -131,6 +131,7 @@ let package = Package(
             "MarketplaceAWS",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
         ], path: "Sources/Services/Chat", swiftSettings: strict),
 
         // The composition: the one list of modules the executables run.

@@ -66,6 +66,7 @@ extension ChatService {
     /// (`created` false: 200). The common path costs one read and one transaction; the
     /// idempotent answer comes from the unique index, looked up only when a send is refused.
     public func send(_ caller: Caller, jobID: String, _ input: SendInput, traceparent: String?) async throws -> (message: MessageView, created: Bool) {
+        let started = ContinuousClock.now
         let conversation = try await visibleConversation(caller, jobID: jobID)
         guard let member = conversation.member(caller.userID) else {
             throw DomainError(kind: .forbidden, code: "not_a_member", title: "Only the job's client and provider write in its conversation")
@@ -73,7 +74,9 @@ extension ChatService {
         try policy.validateClientMessageID(input.clientMessageId)
         // A retry of a stored message is answered with it even when a new one would be refused.
         func stored() async throws -> ChatMessage? {
-            try await messages.find(conversation: jobID, sender: caller.userID, clientMessageID: input.clientMessageId)
+            let existing = try await messages.find(conversation: jobID, sender: caller.userID, clientMessageID: input.clientMessageId)
+            if existing != nil { metrics.duplicates.increment() }
+            return existing
         }
         let now = Date()
         guard conversation.status(at: now).isWritable else {
@@ -85,6 +88,7 @@ extension ChatService {
         let text = try policy.validateText(input.text, hasAttachments: !keys.isEmpty)
         if let rateLimiter, let waitMillis = try await rateLimiter.take(caller.userID, now: now) {
             if let existing = try await stored() { return (view(existing), false) }
+            metrics.rateLimited.increment()
             throw DomainError(kind: .tooManyRequests, code: "rate_limited", title: "Too many messages",
                               detail: "at most \(Int(policy.messagesPerSecond)) messages per second", retryAfter: max(1, (waitMillis + 999) / 1_000))
         }
@@ -99,7 +103,11 @@ extension ChatService {
                     try self.append(draft, in: session, known: conversation, movingCursorOf: member, requireWritable: true, traceparent: traceparent).message
                 }
             }
+            metrics.storedUser.increment()
+            let elapsed = ContinuousClock.now - started
+            metrics.sendDuration.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
             if let applied = appended.moderation {
+                metrics.moderated.increment()
                 logger.info("message moderated", metadata: ["conversation": "\(jobID)", "seq": "\(appended.seq)", "rules": "\(applied)"])
             }
             return (view(appended), true)

@@ -31,6 +31,7 @@ extension ChatService {
             try await conversations.markPurged(conversation._id, at: now)
             result.conversations += 1
         }
+        metrics.retentionMessages.increment(by: result.messages)
         if result.conversations > 0 {
             logger.info("chat retention sweep", metadata: ["conversations": "\(result.conversations)", "messages": "\(result.messages)",
                                                           "attachments": "\(result.attachments)"])
@@ -68,6 +69,7 @@ extension ChatService {
                     ["$set": ["lastMessage": try BSONEncoder().encodeValue(erased.event)]])
             }
         }
+        metrics.anonymised.increment(by: authored.count)
         if !authored.isEmpty { logger.info("chat messages anonymised", metadata: ["user": "\(userID)", "messages": "\(authored.count)"]) }
         return authored.count
     }

@@ -14,15 +14,16 @@ extension ChatService {
         case DispatchEvents.jobAssigned:
             let assigned = try event.decode(DispatchEvents.JobAssigned.self)
             let access = JobAccess(clientId: assigned.clientId, providerId: assigned.providerId, status: .assigned, statusChangedAt: event.time)
-            try await inbox.processOnce(event) { session in
+            let applied = try await inbox.processOnce(event) { session in
                 try Self.open(Conversation(jobID: assigned.jobId, access: access, policy: policy, now: event.time), in: session)
                 try self.append(Self.systemEntry(jobID: assigned.jobId, text: SystemEntry.text(for: .assigned, by: .provider, reason: nil), event: event),
                                 in: session, movingCursorOf: nil, requireWritable: false, traceparent: event.traceparent)
             }
+            if applied { metrics.storedSystem.increment() }
         case DispatchEvents.jobStatusChanged:
             let change = try event.decode(DispatchEvents.JobStatusChanged.self)
             let access = JobAccess(clientId: change.clientId, providerId: change.providerId, status: change.from, statusChangedAt: event.time)
-            try await inbox.processOnce(event) { session in
+            let applied = try await inbox.processOnce(event) { session in
                 try Self.open(Conversation(jobID: change.jobId, access: access, policy: policy, now: event.time), in: session)
                 var set: BSONDocument = ["jobStatus": .string(change.to.rawValue)]
                 switch change.to {
@@ -43,6 +44,10 @@ extension ChatService {
                                             traceparent: event.traceparent)
                 }
             }
+            if applied {
+                metrics.storedSystem.increment()
+                if change.to == .cancelled { metrics.closedFrozen.increment() }
+            }
         default:
             break
         }
@@ -62,7 +67,10 @@ extension ChatService {
                                         traceparent: nil)
                 return true
             }
-            if changed { closed += 1 }
+            if changed {
+                closed += 1
+                metrics.closedReadOnly.increment()
+            }
         }
         return closed
     }

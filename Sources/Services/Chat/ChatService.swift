@@ -34,6 +34,7 @@ public final class ChatService: Sendable {
     struct Membership: Sendable { var clientId: String; var providerId: String }
     /// One writer per conversation at a time in this process (see KeyedSerializer).
     let writers = KeyedSerializer()
+    let metrics = ChatMetrics()
 
     public init(mongo: MongoClient, jobs: any JobAccessDirectory, fanOut: (any RealtimeFanOut)?, store: any AttachmentStore, rateLimiter: MessageRateLimiter?,
                 moderation: any ModerationHook = ContactMasking(), policy: ChatPolicy = ChatPolicy(), logger: Logger = Logger(label: "chat")) {

@@ -89,7 +89,7 @@ public struct ChatBenchmark: Sendable {
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [], logger: Logger(label: "bench")))
         let running = Task { try await group.run() }
         defer { running.cancel() }
-        guard await Self.waitUntil({ gateway.isReady }, timeout: .seconds(60)) else { throw BenchError("the gateway did not get ready") }
+        guard await waitUntil({ gateway.isReady }, timeout: .seconds(60)) else { throw BenchError("the gateway did not get ready") }
 
         let base = "http://127.0.0.1:\(apiPort)"
         let http = HTTPClient.shared
@@ -112,14 +112,14 @@ public struct ChatBenchmark: Sendable {
             listeners.append(clients)
         }
         let subscribed = { listeners.reduce(0) { $0 + $1.counters.connected.load(ordering: .relaxed) } }
-        guard await Self.waitUntil({ subscribed() == pairs.count }, timeout: .seconds(60)) else { throw BenchError("only \(subscribed()) listeners subscribed") }
+        guard await waitUntil({ subscribed() == pairs.count }, timeout: .seconds(60)) else { throw BenchError("only \(subscribed()) listeners subscribed") }
         // Warm-up: every conversation opens (first message) and every path has run once.
         for pair in pairs { _ = await send(pair, text: "warm-up") }
 
         let bare = try KafkaConsumer(configuration: KafkaConsumerConfiguration(
             client: platform.configuration.kafkaClient, groupID: "bench-floor-\(UUID().uuidString.prefix(8))", topics: [platform.topics.name(.chatMessages)],
             autoOffsetReset: .latest, fetchWaitMaxMillis: 10, gatherMillis: 0))
-        _ = await Self.waitUntil({ !bare.assignment.isEmpty }, timeout: .seconds(30))
+        _ = await waitUntil({ !bare.assignment.isEmpty }, timeout: .seconds(30))
         try? await Task.sleep(for: .seconds(2))
         let phaseStart = Int64(Date().timeIntervalSince1970 * 1_000_000)
         let floor = Mutex<[Int64]>([])
@@ -168,8 +168,7 @@ public struct ChatBenchmark: Sendable {
                 let start = ContinuousClock.now
                 guard let response = try? await http.execute(request, timeout: .seconds(10)), response.status == .ok,
                       (try? await response.body.collect(upTo: 1 << 22)) != nil else { continue }
-                let elapsed = ContinuousClock.now - start
-                samples.append(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)
+                samples.append((ContinuousClock.now - start).microseconds)
             }
             return samples.sorted()
         }
@@ -179,8 +178,7 @@ public struct ChatBenchmark: Sendable {
         for _ in 0..<pages {
             let start = ContinuousClock.now
             _ = try await chat.service.messages(reader, jobID: busiest.job, before: nil, after: nil, limit: 50)
-            let elapsed = ContinuousClock.now - start
-            direct.append(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)
+            direct.append((ContinuousClock.now - start).microseconds)
         }
         direct.sort()
         // And its JSON encoding alone, as the route does it.
@@ -189,8 +187,7 @@ public struct ChatBenchmark: Sendable {
         for _ in 0..<pages {
             let start = ContinuousClock.now
             _ = try jsonResponse(sample)
-            let elapsed = ContinuousClock.now - start
-            encoding.append(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)
+            encoding.append((ContinuousClock.now - start).microseconds)
         }
         encoding.sort()
         let route = await timed("/health/live")
@@ -205,15 +202,6 @@ public struct ChatBenchmark: Sendable {
         await group.triggerGracefulShutdown()
         _ = try? await running.value
         return lines
-    }
-
-    static func waitUntil(_ condition: () -> Bool, timeout: Duration) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if condition() { return true }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return condition()
     }
 
     /// The page's query with libmongoc directly: the same filter, sort and limit, every document read.
@@ -249,8 +237,7 @@ public struct ChatBenchmark: Sendable {
                 bson_destroy(options)
                 bson_destroy(filter)
                 guard found == 50 else { throw BenchError("raw find returned \(found)") }
-                let elapsed = ContinuousClock.now - start
-                samples.append(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)
+                samples.append((ContinuousClock.now - start).microseconds)
             }
             return samples.sorted()
         }

@@ -186,6 +186,17 @@ public struct BenchResult: Sendable {
 
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+    var microseconds: Int64 { components.seconds * 1_000_000 + components.attoseconds / 1_000_000_000_000 }
+}
+
+/// Polls `condition` every 20 ms until it holds or `timeout` passes; its last answer.
+func waitUntil(_ condition: () -> Bool, timeout: Duration) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return condition()
 }
 
 /// Runs a blocking benchmark loop on its own thread.

@@ -85,15 +85,6 @@ public struct RealtimeBenchmark: Sendable {
         return status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }?.split(separator: " ").dropFirst().first.flatMap { Int($0) }
     }
 
-    func waitUntil(_ condition: () -> Bool, timeout: Duration) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if condition() { return true }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return condition()
-    }
-
     static func percentile(_ sorted: [Int64], _ p: Double) -> Double {
         guard !sorted.isEmpty else { return .nan }
         return Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) / 1000

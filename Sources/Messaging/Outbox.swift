@@ -47,10 +47,6 @@ public struct OutboxEntry: Codable, Sendable {
             traceparent = event.traceparent
         }
 
-        var envelope: EventEnvelope {
-            EventEnvelope(id: eventId, source: source, type: EventType(rawValue: type), time: time,
-                          aggregateID: aggregateId, data: Array(data), traceparent: traceparent)
-        }
     }
 
     init(event: EventEnvelope, topic: Topic, companions: [(event: EventEnvelope, topic: Topic)] = []) {
@@ -67,12 +63,28 @@ public struct OutboxEntry: Codable, Sendable {
         status = "pending"
         createdAt = Date()
     }
+}
 
+/// The fields an outbox record keeps of its event (an entry and each of its companions).
+protocol OutboxRecord {
+    var eventId: String { get }
+    var aggregateId: String { get }
+    var type: String { get }
+    var source: String { get }
+    var time: Date { get }
+    var data: Data { get }
+    var traceparent: String? { get }
+}
+
+extension OutboxRecord {
     var envelope: EventEnvelope {
         EventEnvelope(id: eventId, source: source, type: EventType(rawValue: type), time: time,
                       aggregateID: aggregateId, data: Array(data), traceparent: traceparent)
     }
 }
+
+extension OutboxEntry: OutboxRecord {}
+extension OutboxEntry.Companion: OutboxRecord {}
 
 /// The transactional outbox: a service writes its document change and its event in one MongoDB
 /// transaction (`Outbox.append(_:to:in:)`); `OutboxRelay` publishes them later.

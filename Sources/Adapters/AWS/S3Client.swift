@@ -43,11 +43,10 @@ public struct S3Client: Sendable {
 
     /// `<endpoint>/<bucket>/<key>`, the key's segments percent-encoded.
     public func url(for key: String) -> URL {
-        var base = configuration.endpoint.absoluteString
-        while base.hasSuffix("/") { base.removeLast() }
-        return URL(string: "\(base)/\(SigV4Signer.encode(configuration.bucket))/\(SigV4Signer.encode(key, keepSlash: true))")!
+        URL(string: "\(bucketURL.absoluteString)/\(SigV4Signer.encode(key, keepSlash: true))")!
     }
 
+    /// `<endpoint>/<bucket>` (path-style).
     var bucketURL: URL {
         var base = configuration.endpoint.absoluteString
         while base.hasSuffix("/") { base.removeLast() }

@@ -34,6 +34,16 @@ public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
 }
 
 extension Request {
+    /// An integer query parameter within `range`; nil when absent, 400 `invalid_parameter` naming
+    /// it when it is not an integer in the range.
+    public func integerParameter(_ name: String, in range: ClosedRange<Int>) throws -> Int? {
+        guard let text = uri.queryParameters.get(name) else { return nil }
+        guard let value = Int(text), range.contains(value) else {
+            throw DomainError.invalidParameter(name, "an integer from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
+    }
+
     /// The W3C trace context of the call, when the client sent a well-formed one.
     public var traceparent: String? {
         headers.first { $0.name.canonicalName == "traceparent" }.map(\.value).flatMap { TraceParent($0)?.description }

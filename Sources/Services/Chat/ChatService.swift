@@ -67,7 +67,7 @@ public final class ChatService: Sendable {
             guard caller.role == .admin || conversation.member(caller.userID) != nil else { throw Self.notFound(jobID) }
             return conversation
         }
-        guard JobIdentifier.isWellFormed(jobID), let access = try await jobs.access(toJob: jobID),
+        guard PlatformIdentifier.isWellFormed(jobID), let access = try await jobs.access(toJob: jobID),
               caller.role == .admin || access.isMember(caller.userID) else { throw Self.notFound(jobID) }
         return try await conversations.insertIfAbsent(Conversation(jobID: jobID, access: access, policy: policy, now: Date()))
     }
@@ -145,15 +145,5 @@ public final class ChatService: Sendable {
                                 lastMessage: conversation.lastMessage, unreadCount: member.map { conversation.unreadCount(for: $0) } ?? 0,
                                 readUpTo: member.map { conversation.readUpTo[$0] }, otherReadUpTo: member.map { conversation.readUpTo[$0.other] },
                                 writableUntil: conversation.writableUntil, lastActivityAt: conversation.lastActivityAt)
-    }
-}
-
-/// Job ids as the platform makes them (what channel names accept too): at most 64 of
-/// `A-Z a-z 0-9 - _`. Anything else cannot be a job, so it is 404 without a lookup.
-enum JobIdentifier {
-    static func isWellFormed(_ id: String) -> Bool {
-        !id.isEmpty && id.utf8.count <= 64 && id.utf8.allSatisfy { byte in
-            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x2D || byte == 0x5F
-        }
     }
 }

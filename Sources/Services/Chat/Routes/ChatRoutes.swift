@@ -12,9 +12,8 @@ public enum ChatRoutes {
         let conversations = router.group("/v1/conversations")
         conversations.get { request, context in
             let caller = try context.requireCaller()
-            let parameters = request.uri.queryParameters
-            let page = try integer(parameters.get("page"), name: "page", in: 1...10_000) ?? 1
-            let limit = try integer(parameters.get("limit"), name: "limit", in: 1...100) ?? 20
+            let page = try request.integerParameter("page", in: 1...10_000) ?? 1
+            let limit = try request.integerParameter("limit", in: 1...100) ?? 20
             return try jsonResponse(try await service.myConversations(caller, page: page, limit: limit))
         }
         conversations.get("/{jobId}") { _, context in
@@ -22,10 +21,9 @@ public enum ChatRoutes {
         }
         conversations.get("/{jobId}/messages") { request, context in
             let caller = try context.requireCaller()
-            let parameters = request.uri.queryParameters
-            let before = try integer(parameters.get("before"), name: "before", in: 1...Int(Int32.max))
-            let after = try integer(parameters.get("after"), name: "after", in: 0...Int(Int32.max))
-            let limit = try integer(parameters.get("limit"), name: "limit", in: 1...100) ?? 50
+            let before = try request.integerParameter("before", in: 1...Int(Int32.max))
+            let after = try request.integerParameter("after", in: 0...Int(Int32.max))
+            let limit = try request.integerParameter("limit", in: 1...100) ?? 50
             return try jsonResponse(try await service.messages(caller, jobID: try context.parameters.require("jobId"), before: before, after: after, limit: limit))
         }
         conversations.post("/{jobId}/messages") { request, context in
@@ -45,13 +43,5 @@ public enum ChatRoutes {
             let input = try await request.decodeJSON(ChatService.UploadInput.self, context: context)
             return try jsonResponse(try await service.createUpload(caller, jobID: try context.parameters.require("jobId"), input), status: .created)
         }
-    }
-
-    static func integer(_ text: String?, name: String, in range: ClosedRange<Int>) throws -> Int? {
-        guard let text else { return nil }
-        guard let value = Int(text), range.contains(value) else {
-            throw DomainError.invalidParameter(name, "an integer from \(range.lowerBound) to \(range.upperBound)")
-        }
-        return value
     }
 }

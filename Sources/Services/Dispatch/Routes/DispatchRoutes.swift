@@ -46,14 +46,8 @@ public enum DispatchRoutes {
                 guard let value = ServiceRequest.Status(rawValue: text) else { throw DomainError.invalidParameter("status", "searching, assigned, cancelled or unfulfilled") }
                 status = value
             }
-            let page = try parameters.get("page").map { text -> Int in
-                guard let value = Int(text), (1...10_000).contains(value) else { throw DomainError.invalidParameter("page", "an integer from 1 to 10000") }
-                return value
-            } ?? 1
-            let limit = try parameters.get("limit").map { text -> Int in
-                guard let value = Int(text), (1...100).contains(value) else { throw DomainError.invalidParameter("limit", "an integer from 1 to 100") }
-                return value
-            } ?? 20
+            let page = try request.integerParameter("page", in: 1...10_000) ?? 1
+            let limit = try request.integerParameter("limit", in: 1...100) ?? 20
             return try jsonResponse(try await service.myRequests(caller, status: status, page: page, limit: limit))
         }
         requests.get("/{id}") { _, context in

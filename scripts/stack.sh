@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Local servers for development and tests: Tansu (Kafka), SecantusDB (MongoDB), Redis, and moto's
-# server for AWS (S3 now; SNS and SES for notifications). Loopback only; pids, data and logs
-# under .stack/run (git-ignored).
-#   scripts/stack.sh start|stop|status|restart [kafka|mongo|redis|aws]
-# Ports: KAFKA_PORT (9092), MONGO_PORT (27017), REDIS_PORT (6379), AWS_PORT (5055).
+# server for AWS (S3, SNS), and aiosmtpd as the SMTP sink (messages in .stack/mail, a Maildir).
+# Loopback only; pids, data and logs under .stack/run (git-ignored).
+#   scripts/stack.sh start|stop|status|restart [kafka|mongo|redis|aws|smtp]
+# Ports: KAFKA_PORT (9092), MONGO_PORT (27017), REDIS_PORT (6379), AWS_PORT (5055), SMTP_PORT (2525).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 STACK="$ROOT/.stack"
@@ -13,6 +13,8 @@ KAFKA_PORT="${KAFKA_PORT:-9092}"
 MONGO_PORT="${MONGO_PORT:-27017}"
 REDIS_PORT="${REDIS_PORT:-6379}"
 AWS_PORT="${AWS_PORT:-5055}"
+SMTP_PORT="${SMTP_PORT:-2525}"
+MAILDIR="${SMTP_MAILDIR:-$STACK/mail}"
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -58,6 +60,12 @@ start_one() {
       nohup "$STACK/venv/bin/python" -m moto.server -H 127.0.0.1 -p "$AWS_PORT" >"$RUN/aws.log" 2>&1 &
       echo $! >"$RUN/aws.pid"
       wait_port aws "$AWS_PORT" 30 ;;
+    smtp)
+      port_open "$SMTP_PORT" && { echo "stack: port $SMTP_PORT busy" >&2; return 1; }
+      mkdir -p "$MAILDIR"
+      nohup "$STACK/venv/bin/python" -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$MAILDIR" >"$RUN/smtp.log" 2>&1 &
+      echo $! >"$RUN/smtp.pid"
+      wait_port smtp "$SMTP_PORT" 30 ;;
     *) echo "stack: unknown server $name" >&2; return 2 ;;
   esac
   echo "stack: $name started (pid $(cat "$RUN/$name.pid"))"
@@ -80,7 +88,7 @@ status_one() {
 }
 
 cmd=${1:-status}; shift || true
-servers=("$@"); [ ${#servers[@]} -gt 0 ] || servers=(kafka mongo redis aws)
+servers=("$@"); [ ${#servers[@]} -gt 0 ] || servers=(kafka mongo redis aws smtp)
 case $cmd in
   start) [ -x "$STACK/bin/tansu" ] || "$ROOT/scripts/bootstrap.sh"
          for s in "${servers[@]}"; do start_one "$s"; done ;;
@@ -88,5 +96,5 @@ case $cmd in
   restart) for s in "${servers[@]}"; do stop_one "$s"; start_one "$s"; done ;;
   status) for s in "${servers[@]}"; do status_one "$s"; done ;;
   env) echo "export LD_LIBRARY_PATH=$STACK/lib\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}" ;;
-  *) echo "usage: $0 start|stop|restart|status|env [kafka|mongo|redis|aws]" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|restart|status|env [kafka|mongo|redis|aws|smtp]" >&2; exit 2 ;;
 esac

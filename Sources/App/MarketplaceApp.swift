@@ -1,12 +1,14 @@
 import MarketplaceChat
 import MarketplaceDispatch
 import MarketplaceIdentity
+import MarketplaceNotifications
 import MarketplacePlatform
 import MarketplaceRealtime
 
 /// The composition: which service modules the executable has, in the order they are built (a
 /// module may require the ports of those before it: Realtime needs Identity's token verifier and
-/// Dispatch's job access, Chat the job access). Adding a service is one line here
+/// Dispatch's job access, Chat the job access, Notifications Identity's contacts and
+/// Realtime's presence and fan-out). Adding a service is one line here
 /// (docs/architecture.md, "Adding a service").
 public enum MarketplaceApp {
     public static let modules: [any ServiceModule.Type] = [
@@ -14,6 +16,7 @@ public enum MarketplaceApp {
         DispatchModule.self,
         RealtimeModule.self,
         ChatModule.self,
+        NotificationsModule.self,
     ]
 
     /// Every worker `marketplace worker <name>` can run, with its summary.

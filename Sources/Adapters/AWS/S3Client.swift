@@ -33,12 +33,12 @@ public struct S3Client: Sendable {
 
     public let configuration: S3Configuration
     let signer: SigV4Signer
-    let http: HTTPClient
+    let transport: AWSTransport
 
     public init(configuration: S3Configuration, http: HTTPClient = .shared) {
         self.configuration = configuration
         signer = SigV4Signer(credentials: configuration.credentials, region: configuration.region, service: "s3")
-        self.http = http
+        transport = AWSTransport(signer: signer, http: http, timeout: configuration.timeout)
     }
 
     /// `<endpoint>/<bucket>/<key>`, the key's segments percent-encoded.
@@ -91,36 +91,11 @@ public struct S3Client: Sendable {
         guard (200..<300).contains(response.status) || response.status == 409 else { throw AWSError.parse(status: response.status, body: response.body) }
     }
 
-    struct RawResponse { var status: Int; var headers: HTTPHeaders; var body: String }
-
-    func send(_ method: String, _ url: URL, body: [UInt8] = [], headers: [String: String] = [:]) async throws -> RawResponse {
-        var signed = headers
-        signed["host"] = Self.hostHeader(url)
-        let auth = signer.signatureHeaders(method: method, url: url, headers: signed, payloadHash: SigV4Signer.payloadHash(body))
-        var request = HTTPClientRequest(url: url.absoluteString)
-        request.method = HTTPMethod(rawValue: method)
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
-        for (name, value) in auth { request.headers.add(name: name, value: value) }
-        if !body.isEmpty { request.body = .bytes(ByteBuffer(bytes: body)) }
-        do {
-            let response = try await http.execute(request, timeout: .nanoseconds(Int64(configuration.timeout.components.seconds) * 1_000_000_000
-                                                                                     + configuration.timeout.components.attoseconds / 1_000_000_000))
-            let bytes = method == "HEAD" ? ByteBuffer() : try await response.body.collect(upTo: 1 << 20)
-            return RawResponse(status: Int(response.status.code), headers: response.headers, body: String(buffer: bytes))
-        } catch let error as AWSError {
-            throw error
-        } catch {
-            throw AWSError(status: 0, code: "NetworkError", message: "\(method) \(url.path): \(error)")
-        }
+    func send(_ method: String, _ url: URL, body: [UInt8] = [], headers: [String: String] = [:]) async throws -> AWSTransport.Response {
+        try await transport.send(method, url, body: body, headers: headers)
     }
 
-    /// What the HTTP client sends as `Host` (the port only when it is not the scheme's default).
-    static func hostHeader(_ url: URL) -> String {
-        let host = url.host ?? ""
-        guard let port = url.port else { return host }
-        if (url.scheme == "http" && port == 80) || (url.scheme == "https" && port == 443) { return host }
-        return "\(host):\(port)"
-    }
+    static func hostHeader(_ url: URL) -> String { AWSTransport.hostHeader(url) }
 }
 
 extension S3Client {

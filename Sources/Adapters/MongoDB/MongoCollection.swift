@@ -106,6 +106,11 @@ public struct MongoSessionCollection<Document: Codable & Sendable> {
         try operations.update(filter, update, upsert: upsert, many: false)
     }
 
+    @discardableResult
+    public func updateMany(_ filter: BSONDocument, _ update: BSONDocument) throws -> UpdateResult {
+        try operations.update(filter, update, upsert: false, many: true)
+    }
+
     public func findOneAndUpdate(_ filter: BSONDocument, _ update: BSONDocument, returnNew: Bool = true, upsert: Bool = false) throws -> Document? {
         try operations.findOneAndUpdate(filter, update, sort: nil, returnNew: returnNew, upsert: upsert)
             .map { try BSONDecoder().decode(Document.self, from: $0) }

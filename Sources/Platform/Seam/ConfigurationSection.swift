@@ -26,6 +26,22 @@ public struct ConfigurationSection: Sendable {
         return value
     }
 
+    /// A non-empty string, or nil when unset (a setting whose absence turns something off).
+    public func optionalString(_ key: String) throws -> String? {
+        guard raw(key) != nil else { return nil }
+        return try string(key, default: "")
+    }
+
+    /// `true` or `false`, or `fallback` when unset.
+    public func flag(_ key: String, default fallback: Bool) throws -> Bool {
+        guard let text = raw(key) else { return fallback }
+        switch text.trimmingCharacters(in: .whitespaces).lowercased() {
+        case "true", "1", "yes", "on": return true
+        case "false", "0", "no", "off": return false
+        default: throw ConfigurationError(key: fullKey(key), value: text, reason: "expected true or false")
+        }
+    }
+
     public func integer(_ key: String, default fallback: Int, in range: ClosedRange<Int>) throws -> Int {
         guard let text = raw(key) else { return fallback }
         guard let value = Int(text.trimmingCharacters(in: .whitespaces)) else {

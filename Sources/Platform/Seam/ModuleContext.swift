@@ -31,6 +31,14 @@ public struct ModuleContext: Sendable {
     /// Publishes straight to Kafka on this environment's topics.
     public var events: KafkaEventPublisher { KafkaEventPublisher(producer: platform.producer, topics: platform.topics) }
 
+    /// The shared `aws.*` settings (region, credentials, endpoint) for the module's AWS clients.
+    public var aws: AWSSettings {
+        get throws {
+            try AWSSettings(section: ConfigurationSection(reader: platform.configuration.reader, name: "aws"),
+                            production: platform.configuration.mode == .production)
+        }
+    }
+
     /// A logger for one part of the module ("dispatch.worker").
     public func logger(_ label: String) -> Logger { platform.logger.with(label: label) }
 }

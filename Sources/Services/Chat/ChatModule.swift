@@ -27,9 +27,7 @@ public struct ChatModule: ServiceModule {
 
     public init(context: ModuleContext) async throws {
         let section = context.configuration
-        let s3 = S3Client(configuration: try S3Configuration(aws: ConfigurationSection(reader: context.platform.configuration.reader, name: "aws"),
-                                                            bucket: try section.string("bucket", default: "marketplace-chat"),
-                                                            production: context.platform.configuration.mode == .production))
+        let s3 = S3Client(configuration: S3Configuration(aws: try context.aws, bucket: try section.string("bucket", default: "marketplace-chat")))
         let policy = try ChatPolicy(section: section)
         let service = ChatService(mongo: context.mongo, jobs: try context.ports.require((any JobAccessDirectory).self, by: Self.name),
                                   fanOut: try context.ports.require((any RealtimeFanOut).self, by: Self.name),
@@ -77,24 +75,5 @@ extension ChatPolicy {
                   maxTextLength: try section.integer("text.max", default: defaults.maxTextLength, in: 1...100_000),
                   messagesPerSecond: try section.number("messages.per.second", default: defaults.messagesPerSecond, in: 0.1...1_000),
                   messageBurst: try section.number("messages.burst", default: defaults.messageBurst, in: 1...10_000))
-    }
-}
-
-extension S3Configuration {
-    /// Reads the shared `aws.*` section. Development defaults point at the local moto server;
-    /// production requires real credentials and defaults to the region's S3 endpoint.
-    public init(aws section: ConfigurationSection, bucket: String, production: Bool) throws {
-        let region = try section.string("region", default: "us-east-1")
-        let endpointText = try section.string("endpoint", default: production ? "https://s3.\(region).amazonaws.com" : "http://127.0.0.1:5055")
-        guard let endpoint = URL(string: endpointText), endpoint.scheme == "http" || endpoint.scheme == "https", endpoint.host != nil else {
-            throw ConfigurationError(key: "aws.endpoint", value: endpointText, reason: "expected an http(s) URL")
-        }
-        let keyID = try section.secret("access.key.id")
-        let secret = try section.secret("secret.access.key")
-        if production, keyID == nil || secret == nil {
-            throw ConfigurationError(key: keyID == nil ? "aws.access.key.id" : "aws.secret.access.key", value: "", reason: "required in production mode")
-        }
-        self.init(endpoint: endpoint, bucket: bucket, region: region,
-                  credentials: AWSCredentials(accessKeyID: keyID ?? "testing", secretAccessKey: secret ?? "testing"))
     }
 }

@@ -5,7 +5,8 @@ import MarketplacePlatform
 
 /// Identity on the platform's seam: accounts, sessions and tokens over HTTP; provides the
 /// `AccessTokenVerifier` the HTTP middleware and the realtime gateway use, and the
-/// `SessionRevocationFeed` that ends live connections of revoked sessions.
+/// `SessionRevocationFeed` that ends live connections of revoked sessions, and the
+/// `ContactDirectory` Notifications reaches users through.
 ///
 /// Configuration (`identity.*`): `bcrypt.cost` (10), `access.token.lifetime` seconds (900),
 /// `refresh.token.lifetime` seconds (30 days), `login.failure.limit` (5), `kek` (the base64
@@ -33,6 +34,7 @@ public struct IdentityModule: ServiceModule {
         self.service = service
         ports.provide((any AccessTokenVerifier).self, IdentityTokenVerifier(service: service), by: Self.name)
         ports.provide((any SessionRevocationFeed).self, service.sessions.revocations, by: Self.name)
+        ports.provide((any ContactDirectory).self, IdentityContactDirectory(service: service), by: Self.name)
     }
 
     public func prepare() async throws { try await service.prepare() }

@@ -9,7 +9,7 @@ import MarketplacePlatform
 /// the bridge from domain events to channel publications. Needs the `AccessTokenVerifier` and the
 /// `SessionRevocationFeed` (Identity) and the `JobAccessDirectory` (Dispatch) as ports; provides
 /// the `RealtimeFanOut` (the bridge's mapping, for services that put their publications in their
-/// own outbox); reads no other module's data.
+/// own outbox) and the `PresenceDirectory` (who is connected now); reads no other module's data.
 ///
 /// Configuration (`realtime.*`): `host` (127.0.0.1), `port` (8001), `node.id` (host-pid),
 /// `max.subscriptions` (128), `commands.per.second` (50), `command.burst` (100),
@@ -36,6 +36,8 @@ public struct RealtimeModule: ServiceModule {
         revocations = try context.ports.require((any SessionRevocationFeed).self, by: Self.name)
         platform = context.platform
         context.ports.provide((any RealtimeFanOut).self, BridgeFanOut(), by: Self.name)
+        context.ports.provide((any PresenceDirectory).self,
+                              GatewayPresenceDirectory(presence: PresenceStore(redis: context.redis, ttl: configuration.presenceTTL)), by: Self.name)
     }
 
     public var publisher: RealtimePublisher { RealtimePublisher(producer: platform.producer, topics: platform.topics) }

@@ -54,6 +54,11 @@ public enum RealtimeChannel: Hashable, Sendable {
     /// Only the newest undelivered publication matters (positions).
     public var conflated: Bool { if case .location = self { true } else { false } }
 
-    /// Subscribers appear in presence and get join/leave pushes.
+    /// Subscribers are kept in presence (across nodes, in Redis): job-bound channels for the
+    /// presence command, `user:` channels so other services can tell a connected user
+    /// (`PresenceDirectory`: Notifications pushes in-app instead of to the phone).
+    public var tracksPresence: Bool { if case .user = self { true } else { jobID != nil } }
+
+    /// Subscribers get join/leave pushes.
     public var joinLeave: Bool { if case .chat = self { true } else { false } }
 }

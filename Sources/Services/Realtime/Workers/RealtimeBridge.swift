@@ -8,7 +8,8 @@ import MarketplaceContracts
 /// channel is revoked) and each member's `user:` channel as `chat.unread-changed` (so every
 /// device of the member agrees) — those records are written by Chat itself, in its outbox,
 /// through `BridgeFanOut`; the `realtime-bridge` worker (one consumer group for all instances)
-/// handles offers and jobs. The data is `{"type": <event type>, "data": <event data>}`.
+/// handles offers and jobs. A notification's feed entry reaches the recipient's `user:` channel
+/// (`notification.created`, from Notifications' outbox the same way). The data is `{"type": <event type>, "data": <event data>}`.
 public enum RealtimeBridge {
     /// Publishes what `event` becomes; nothing for events clients do not see.
     public static func handle(_ event: EventEnvelope, publisher: RealtimePublisher) async throws {
@@ -49,6 +50,9 @@ public enum RealtimeBridge {
             let closed = try event.decode(ChatEvents.ConversationClosed.self)
             return [(.publication, .chat(closed.jobId), data)] + closed.members.map { (.publication, .user($0), data) }
                 + [(.revoke, .chat(closed.jobId), Array("{}".utf8))]
+        case NotificationEvents.created:
+            let created = try event.decode(NotificationEvents.Created.self)
+            return [(.publication, .user(created.userId), data)]
         default:
             return []
         }

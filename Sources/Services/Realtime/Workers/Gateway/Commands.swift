@@ -136,7 +136,7 @@ extension RealtimeGateway {
                 position = current.offset
                 body = #"{"recoverable":true,"positioned":true,"epoch":"\#(current.epoch)","offset":\#(position)}"#
             }
-            if channel.jobID != nil { try await presence.touch([(channel.name, info)]) }
+            if channel.tracksPresence { try await presence.touch([(channel.name, info)]) }
         } catch {
             connection.removeSubscription(channel.name)
             hub.remove(connection, from: channel.name)
@@ -162,7 +162,7 @@ extension RealtimeGateway {
         hub.remove(connection, from: channel.name)
         metrics.subscriptions.decrement()
         guard let info = connection.info else { return }
-        if channel.jobID != nil { try? await presence.remove(channel: channel.name, client: info.client) }
+        if channel.tracksPresence { try? await presence.remove(channel: channel.name, client: info.client) }
         if channel.joinLeave { try? await publisher.send(.leave, channel: channel, info: info) }
     }
 

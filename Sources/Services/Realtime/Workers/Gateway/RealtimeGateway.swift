@@ -310,7 +310,7 @@ public final class RealtimeGateway: Service, Sendable {
                 case .disconnect(let reason): connection.disconnect(reason, dropPending: false)
                 }
                 if refreshPresence, let info = connection.info {
-                    for name in connection.subscriptionNames where RealtimeChannel(name)?.jobID != nil {
+                    for name in connection.subscriptionNames where RealtimeChannel(name)?.tracksPresence == true {
                         presenceEntries.append((name, info))
                     }
                 }

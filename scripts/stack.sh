@@ -62,7 +62,7 @@ start_one() {
       wait_port aws "$AWS_PORT" 30 ;;
     smtp)
       port_open "$SMTP_PORT" && { echo "stack: port $SMTP_PORT busy" >&2; return 1; }
-      mkdir -p "$MAILDIR"
+      mkdir -p "$MAILDIR/tmp" "$MAILDIR/new" "$MAILDIR/cur"
       nohup "$STACK/venv/bin/python" -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$MAILDIR" >"$RUN/smtp.log" 2>&1 &
       echo $! >"$RUN/smtp.pid"
       wait_port smtp "$SMTP_PORT" 30 ;;

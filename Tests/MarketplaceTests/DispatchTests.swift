@@ -11,6 +11,7 @@ import MarketplaceIdentity
 import MarketplaceKafka
 import MarketplaceMessaging
 import MarketplaceMongo
+import MarketplaceNotifications
 import MarketplacePlatform
 import MarketplaceRealtime
 import ServiceLifecycle
@@ -28,6 +29,7 @@ struct DispatchTests {
         let composition: Composition
         let realtime: RealtimeModule
         let chat: ChatModule
+        let notifications: NotificationsModule
         let app: Application<RouterResponder<AppRequestContext>>
         let prefix: String
 
@@ -36,7 +38,7 @@ struct DispatchTests {
         func worker(_ name: String) throws -> any Service { try composition.workerServices([name])[0] }
     }
 
-    static func harness(chatPolicy: ChatPolicy = ChatPolicy()) async throws -> Harness {
+    static func harness(chatPolicy: ChatPolicy = ChatPolicy(), notifications: NotificationTests.Options = .init()) async throws -> Harness {
         var configuration = PlatformConfiguration()
         configuration.kafkaBrokers = TestServers.kafkaBrokers
         configuration.kafkaTopicPrefix = TestServers.unique("dispatch") + "."
@@ -56,12 +58,13 @@ struct DispatchTests {
                                                                                    burst: chatPolicy.messageBurst),
                                                    policy: chatPolicy),
                               s3: s3)
-        let composition = Composition(platform: platform, built: [identity, dispatch, realtime, chat], ports: ports)
+        let notificationsModule = try await NotificationTests.module(platform: platform, ports: ports, options: notifications)
+        let composition = Composition(platform: platform, built: [identity, dispatch, realtime, chat, notificationsModule], ports: ports)
         try await composition.prepare()
         try await platform.redis.delete("login-failures:address:unknown")
         try await platform.admin.ensureTopic(platform.topics.name(.providerLocations), partitions: 2)
         return Harness(platform: platform, identity: identity.service, dispatch: dispatch.service, composition: composition,
-                       realtime: realtime, chat: chat, app: Application(router: try composition.makeRouter(api: true)), prefix: configuration.kafkaTopicPrefix)
+                       realtime: realtime, chat: chat, notifications: notificationsModule, app: Application(router: try composition.makeRouter(api: true)), prefix: configuration.kafkaTopicPrefix)
     }
 
     /// An admin token and a fresh active category.

@@ -26,7 +26,7 @@ struct RealtimeHarness {
     static func start(nodes: Int = 1, extraServices: (DispatchTests.Harness) -> [any Service] = { _ in [] },
                       configure: (inout RealtimeConfiguration) -> Void = { _ in }) async throws -> RealtimeHarness {
         let h = try await DispatchTests.harness()
-        for topic in h.topics.names([.realtimePublications, .jobs, .offers, .serviceRequests, .chatMessages, .users]) {
+        for topic in h.topics.names([.realtimePublications, .jobs, .offers, .serviceRequests, .chatMessages, .users, .auth, .notifications]) {
             try await h.platform.admin.ensureTopic(topic, partitions: 2)
         }
         let gateways = (0..<nodes).map { node in

@@ -133,7 +133,7 @@ public struct SMTPClient: Sendable {
     }
 
     /// RFC 5321 §4.5.2: a line that starts with "." gets one more; the message ends in CRLF.
-    static func dotStuffed(_ text: String) -> String {
+    public static func dotStuffed(_ text: String) -> String {
         var lines = text.components(separatedBy: "\r\n")
         if lines.last == "" { lines.removeLast() }
         return lines.map { $0.hasPrefix(".") ? "." + $0 : $0 }.joined(separator: "\r\n") + "\r\n"

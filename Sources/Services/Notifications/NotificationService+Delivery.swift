@@ -33,8 +33,7 @@ extension NotificationService {
             try await finish(request, .skipped, error: "expired before it could be sent", attempts: claimed.attempts)
             return
         }
-        if channel == .push, request.kind.category == .jobs, let jobID = request.jobId,
-           try await feed.hasNewer(userID: request.userId, jobID: jobID, than: request.eventTime) {
+        if channel == .push, request.kind.category == .jobs, let jobID = request.jobId, try await isSuperseded(request, jobID: jobID) {
             try await finish(request, .skipped, error: "superseded by a newer update of the job", attempts: claimed.attempts)
             return
         }
@@ -68,6 +67,14 @@ extension NotificationService {
         }
     }
 
+    /// Whether a later update of the job reached the user's feed. Compared with this request's own
+    /// feed entry as stored (dates round differently through JSON and BSON), or its event time.
+    func isSuperseded(_ request: SendRequest, jobID: String) async throws -> Bool {
+        let own = try await request.notificationId.asyncMap { try await feed.find($0) } ?? nil
+        return try await feed.hasNewer(userID: request.userId, jobID: jobID, than: own?.createdAt ?? request.eventTime.addingTimeInterval(0.001),
+                                       excluding: own?._id)
+    }
+
     /// Records the outcome and announces it (`notification.delivered` / `failed`).
     func finish(_ request: SendRequest, _ status: DeliveryRecord.Status, providerMessageID: String? = nil, error: String? = nil, attempts: Int) async throws {
         try await deliveries.finish(request.deliveryId, status: status, providerMessageID: providerMessageID, error: error, now: Date())
@@ -97,5 +104,12 @@ extension NotificationService {
     static func jittered(_ backoff: Duration) -> Duration {
         let millis = Double(backoff.components.seconds) * 1_000 + Double(backoff.components.attoseconds) / 1e15
         return .milliseconds(Int(millis * Double.random(in: 0.5...1.0)))
+    }
+}
+
+extension Optional {
+    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+        guard let value = self else { return nil }
+        return try await transform(value)
     }
 }

@@ -36,6 +36,9 @@ extension OpenAPI {
             "/v1/auth/password-reset/confirm": ["post": operation("Set a new password with the e-mailed token; ends every session", tag: "auth",
                                                                   requestBody: "PasswordResetConfirmation",
                                                                   responses: merge(noContent, problems(["400", "422"])))],
+            "/reset-password": ["get": operation("The page the reset e-mail links to: a form that sets a new password with the link's token",
+                                                 tag: "auth", parameters: [query("token", ["type": "string"], "The e-mailed token")],
+                                                 responses: ["200": ["description": "The page", "content": ["text/html": ["schema": ["type": "string"]]]]])],
             "/v1/users/me": [
                 "get": operation("My account", tag: "users", secured: true, responses: merge(ok("User"), problems(["401", "404"]))),
                 "patch": operation("Change my name, phone, avatar or addresses", tag: "users", secured: true, requestBody: "ProfileChange",

@@ -48,6 +48,14 @@ public enum IdentityRoutes {
             return Response(status: .noContent)
         }
 
+        // What the reset e-mail links to: the token stays in the page (read by its script from
+        // the URL, never echoed by the server) and goes to the confirm endpoint with the new password.
+        router.get("/reset-password") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
+                                            .init("Referrer-Policy")!: "no-referrer"],
+                     body: .init(byteBuffer: ByteBuffer(string: ResetPasswordPage.html)))
+        }
+
         let me = router.group("/v1/users/me")
         me.get { _, context in
             let json = try await service.meJSON(try context.requireCaller())

@@ -7,6 +7,8 @@ public struct DeliveryRepository: Sendable {
     public static let scheduleCollectionName = "notification_schedule"
     let mongo: MongoClient
 
+    public init(mongo: MongoClient) { self.mongo = mongo }
+
     var deliveries: MongoCollection<DeliveryRecord> { mongo.collection(Self.collectionName) }
     var schedule: MongoCollection<ScheduledSend> { mongo.collection(Self.scheduleCollectionName) }
 

@@ -7,6 +7,8 @@ public struct DeviceRepository: Sendable {
     public static let collectionName = "notification_devices"
     let mongo: MongoClient
 
+    public init(mongo: MongoClient) { self.mongo = mongo }
+
     var collection: MongoCollection<Device> { mongo.collection(Self.collectionName) }
 
     public func prepare() async throws {

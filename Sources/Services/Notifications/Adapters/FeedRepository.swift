@@ -6,6 +6,8 @@ public struct FeedRepository: Sendable {
     public static let collectionName = "notifications"
     let mongo: MongoClient
 
+    public init(mongo: MongoClient) { self.mongo = mongo }
+
     var collection: MongoCollection<FeedEntry> { mongo.collection(Self.collectionName) }
 
     public func prepare() async throws {
@@ -42,8 +44,10 @@ public struct FeedRepository: Sendable {
 
     /// Whether a later notification about the same job reached the user (what a push of the
     /// earlier one would contradict).
-    public func hasNewer(userID: String, jobID: String, than date: Date) async throws -> Bool {
-        try await collection.count(["userId": .string(userID), "jobId": .string(jobID), "createdAt": ["$gt": .date(date)]]) > 0
+    public func hasNewer(userID: String, jobID: String, than date: Date, excluding id: String?) async throws -> Bool {
+        var filter: BSONDocument = ["userId": .string(userID), "jobId": .string(jobID), "createdAt": ["$gt": .date(date)]]
+        if let id { filter["_id"] = ["$ne": .string(id)] }
+        return try await collection.count(filter) > 0
     }
 
     public func deleteAll(userID: String) async throws { _ = try await collection.deleteMany(["userId": .string(userID)]) }

@@ -6,6 +6,8 @@ public struct PreferenceRepository: Sendable {
     public static let collectionName = "notification_preferences"
     let mongo: MongoClient
 
+    public init(mongo: MongoClient) { self.mongo = mongo }
+
     struct Stored: Codable, Sendable {
         var _id: String
         var preferences: NotificationPreferences

@@ -74,7 +74,7 @@ public struct NotificationIntent: Sendable, Equatable {
             let reset = try event.decode(IdentityEvents.PasswordResetRequested.self)
             return [NotificationIntent(recipientId: reset.userId, kind: .passwordReset,
                                        values: ["link": resetLink(reset.token),
-                                                "expiresAt": reset.expiresAt.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: false))],
+                                                "expiresAt": reset.expiresAt.formatted(.iso8601)],
                                        sourceEventId: event.id, eventTime: event.time)]
         default:
             return []

@@ -23,11 +23,14 @@ struct SeamTests {
     func composition() async throws {
         let platform = try await Self.platform()
         let composition = try await Composition(platform: platform, modules: MarketplaceApp.modules)
-        #expect(composition.modules.map { type(of: $0).name } == ["identity", "dispatch", "realtime", "chat"])
+        #expect(composition.modules.map { type(of: $0).name } == ["identity", "dispatch", "realtime", "chat", "notifications"])
         #expect(composition.ports.optional((any AccessTokenVerifier).self) is IdentityTokenVerifier)
         #expect(composition.ports.optional((any JobAccessDirectory).self) is MongoJobAccessDirectory)
+        #expect(composition.ports.optional((any ContactDirectory).self) is IdentityContactDirectory)
+        #expect(composition.ports.optional((any PresenceDirectory).self) is GatewayPresenceDirectory)
         let names = MarketplaceApp.workers.map(\.name)
-        #expect(names == ["outbox-relay", "provider-locations", "dispatch", "provider-ratings", "realtime-bridge", "realtime-gateway", "chat"])
+        #expect(names == ["outbox-relay", "provider-locations", "dispatch", "provider-ratings", "realtime-bridge", "realtime-gateway", "chat",
+                         "notifications", "notifications-push", "notifications-email", "notifications-sms"])
         #expect(try composition.workerServices(names).count == names.count)
         #expect(throws: UnknownWorker.self) { try composition.workerServices(["no-such-worker"]) }
         await platform.close()

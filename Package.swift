@@ -167,7 +167,7 @@ let package = Package(
         // Benchmarks: our adapters against the raw C libraries in the same run, out of the
         // production binary.
         .target(name: "MarketplaceBench", dependencies: [
-            "CRdKafka", "CMongoc", "MarketplaceKafka", "MarketplaceMongo", "MarketplaceRealtime", "MarketplaceRedis",
+            "CRdKafka", "CMongoc", "MarketplaceKafka", "MarketplaceMongo", "MarketplaceRealtime", "MarketplaceRedis", "MarketplaceNotifications", "MarketplaceSMTP", "MarketplaceAWS",
             "MarketplaceDispatch", "MarketplaceContracts", "MarketplaceHTTP", "MarketplacePlatform", "MarketplaceMessaging",
             "MarketplaceChat", "MarketplaceIdentity",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),

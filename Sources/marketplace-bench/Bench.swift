@@ -12,7 +12,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "marketplace-bench",
         abstract: "Benchmarks: our adapters against the raw C libraries, same servers, same run (figures in docs/benchmarks.md).",
-        subcommands: [KafkaBench.self, MongoBench.self, RealtimeBench.self, FanOutCeilingBench.self, DispatchBench.self, ChatBench.self])
+        subcommands: [KafkaBench.self, MongoBench.self, RealtimeBench.self, FanOutCeilingBench.self, DispatchBench.self, ChatBench.self, NotificationsBench.self])
 
     /// The machine's state, printed with every run (the figures depend on it).
     static var machine: String {
@@ -130,6 +130,28 @@ struct Bench: AsyncParsableCommand {
             let platform = try Platform(configuration: configuration, logger: Logger(label: "bench"))
             print(Bench.machine)
             for line in try await ChatBenchmark(platform: platform, conversations: conversations, rate: rate, seconds: seconds, pages: pages).run() {
+                print(line)
+            }
+            await platform.close()
+        }
+    }
+
+    struct NotificationsBench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "notifications",
+            abstract: "Notifications: e-mail and push through the whole pipeline beside the sinks' raw accept rates; event → in-app record p50/p99.")
+        @Option var count = 300
+        @Option var rate = 50
+        @Option var seconds = 10
+        @Option var maildir = ".stack/mail"
+        @Option var smtpPort = 2525
+
+        func run() async throws {
+            let configuration = try await PlatformConfiguration.load()
+            let platform = try Platform(configuration: configuration, logger: Logger(label: "bench"))
+            print(Bench.machine)
+            for line in try await NotificationBenchmark(platform: platform, count: count, rate: rate, seconds: seconds, maildir: maildir,
+                                                        smtpPort: smtpPort).run() {
                 print(line)
             }
             await platform.close()

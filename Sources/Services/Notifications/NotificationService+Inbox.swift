@@ -67,6 +67,12 @@ extension NotificationService {
         public var platform: String
         public var token: String
         public var appVersion: String?
+
+        public init(platform: String, token: String, appVersion: String? = nil) {
+            self.platform = platform
+            self.token = token
+            self.appVersion = appVersion
+        }
     }
 
     /// Registers (or takes over, and enables again) the device with this push token.

@@ -45,18 +45,24 @@ struct NotificationTests {
             renderer: try await TemplateRenderer.bundled(),
             senders: [EmailSender(client: smtp, from: "no-reply@marketplace.test"), PushSender(sns: sns, devices: devices),
                       SMSSender(sns: sns, redis: platform.redis, perUserDaily: options.smsPerUserDaily, platformDaily: 1_000_000)],
-            events: KafkaEventPublisher(producer: platform.producer, topics: platform.topics), pushRegistry: registry, settings: options.settings)
+            pushRegistry: registry, settings: options.settings)
         return NotificationsModule(service: service)
     }
 
-    /// Events a module wrote to the outbox, oldest first, as Kafka would deliver them.
+    /// Events a module wrote to the outbox (entries and their companions), oldest first, as Kafka would deliver them.
     static func outboxEvents(_ h: D.Harness, type: EventType, aggregate: String? = nil) async throws -> [EventEnvelope] {
-        var filter: BSONDocument = ["type": .string(type.rawValue)]
-        if let aggregate { filter["aggregateId"] = .string(aggregate) }
-        return try await h.platform.mongo.collection(Outbox.collection, as: OutboxEntry.self).find(filter, options: FindOptions(sort: ["_id": 1])).map {
-            EventEnvelope(id: $0.eventId, source: $0.source, type: EventType(rawValue: $0.type), time: $0.time, aggregateID: $0.aggregateId,
-                          data: Array($0.data), traceparent: $0.traceparent)
+        let entries = try await h.platform.mongo.collection(Outbox.collection, as: OutboxEntry.self)
+            .find(["$or": [["type": .string(type.rawValue)], ["companions.type": .string(type.rawValue)]]], options: FindOptions(sort: ["_id": 1]))
+        var events: [EventEnvelope] = []
+        for entry in entries {
+            let all = [(entry.eventId, entry.source, entry.type, entry.time, entry.aggregateId, entry.data, entry.traceparent)]
+                + (entry.companions ?? []).map { ($0.eventId, $0.source, $0.type, $0.time, $0.aggregateId, $0.data, $0.traceparent) }
+            for (id, source, kind, time, aggregateID, data, traceparent) in all where kind == type.rawValue && (aggregate == nil || aggregateID == aggregate) {
+                events.append(EventEnvelope(id: id, source: source, type: EventType(rawValue: kind), time: time, aggregateID: aggregateID,
+                                            data: Array(data), traceparent: traceparent))
+            }
         }
+        return events
     }
 
     /// Send requests for `userID` on `channel`, as the outbox holds them.
@@ -277,6 +283,30 @@ struct NotificationTests {
         await D.close(h)
     }
 
+    @Test("a chat message reaches the member who did not write it by push while they are not connected, collapsed per conversation; none for the writer, none in the feed")
+    func chatMessageToOfflineMember() async throws {
+        let h = try await D.harness()
+        let service = h.notifications.service
+        try await h.app.test(.router) { api in
+            let customer = try await T.register(api, email: T.email())
+            let provider = try await T.register(api, email: T.email(), role: "provider")
+            _ = try await Self.registerDevice(api, token: customer.accessToken, pushToken: TestServers.unique("fcm"))
+            _ = try await Self.registerDevice(api, token: provider.accessToken, pushToken: TestServers.unique("fcm"))
+            let job = TestServers.unique("job")
+            let message = ChatEvents.Message(id: TestServers.unique("m"), seq: 3, senderId: provider.user.id, kind: "user", text: "Chego em 5 minutos",
+                                             attachments: [], createdAt: Date())
+            let sent = ChatEvents.MessageSent(jobId: job, message: message,
+                                              unread: [.init(userId: customer.user.id, unreadCount: 1), .init(userId: provider.user.id, unreadCount: 0)])
+            try await service.plan(try EventEnvelope(source: "/services/chat", type: ChatEvents.messageSent, aggregateID: job, payload: sent), inbox: service.plannerInbox)
+            let pushes = try await Self.requests(h, userID: customer.user.id, channel: .push)
+            #expect(pushes.count == 1 && pushes.first?.1.push?.collapseKey == "chat-\(job)" && pushes.first?.1.push?.body == "Chego em 5 minutos")
+            #expect(pushes.first?.1.push?.title == provider.user.name, "the title names the writer")
+            #expect(try await Self.requests(h, userID: provider.user.id, channel: .push).isEmpty)
+            #expect(try await Self.feed(api, token: customer.accessToken).notifications.isEmpty, "chat keeps its own unread counts")
+        }
+        await D.close(h)
+    }
+
     @Test("quiet hours hold a marketing message until they end but not a critical update; the SMS fallback goes when the critical update stays unread, not when it was read")
     func quietHoursAndSMSFallback() async throws {
         let h = try await D.harness(notifications: Options(settings: .init(smsFallbackDelay: 1, maxAttempts: 3, initialBackoff: .milliseconds(100))))
@@ -458,6 +488,14 @@ struct NotificationTests {
             #expect(try await status("/v1/devices/\(device.id)", .delete, token: other.accessToken).0 == .notFound)
             #expect(try await status("/v1/devices/\(device.id)", .delete, token: user.accessToken).0 == .noContent)
             #expect(try await status("/v1/admin/notifications?userId=\(user.user.id)", .get, token: user.accessToken).0 == .forbidden)
+
+            // A deleted account's feed, devices and preferences are erased (user.deleted).
+            _ = try await Self.registerDevice(api, token: user.accessToken, pushToken: TestServers.unique("fcm"))
+            #expect(try await Self.putPreferences(api, token: user.accessToken, ["locale": "en"]) == .ok)
+            try await service.erase(userID: user.user.id)
+            #expect(try await Self.feed(api, token: user.accessToken).notifications.isEmpty)
+            #expect(try await h.platform.mongo.collection(DeviceRepository.collectionName, as: Device.self).count(["userId": .string(user.user.id)]) == 0)
+            #expect(try await service.preferences(of: user.user.id).locale == "pt-BR")
         }
         await D.close(h)
     }
@@ -509,6 +547,24 @@ struct NotificationTests {
         #expect(reset.sends.keys.map(\.self) == [.email] && reset.sends[.email]! == nil, "a suspended user still gets the reset, at once")
         #expect(Contact(userId: "u", email: "", name: "", phone: "912 345 678", role: .client, active: true).e164 == nil)
         #expect(contact.e164 == "+351912345678")
+    }
+
+    @Test("the SMTP client upgrades with STARTTLS when the server offers it; without it a server that requires TLS refuses the mail (5xx: permanent)")
+    func smtpStartTLS() async throws {
+        let sink = try await SMTPSink(startTLS: true)
+        defer { Task { await sink.stop() } }
+        let message = EmailMessage(from: "a@marketplace.test", to: "tls@example.com", subject: "TLS", text: "over TLS", html: nil, messageID: "tls-1@x")
+        let client = SMTPClient(configuration: SMTPConfiguration(host: "127.0.0.1", port: sink.port, security: .required, verifyCertificate: false))
+        _ = try await client.send(message)
+        #expect(try sink.messages(to: "tls@example.com").map(\.text) == ["over TLS"])
+        let plain = SMTPClient(configuration: SMTPConfiguration(host: "127.0.0.1", port: sink.port, security: .none))
+        await #expect { try await plain.send(message) } throws: { error in
+            guard let smtp = error as? SMTPError, case .rejected(_, let reply) = smtp else { return false }
+            return reply.code >= 500 && !smtp.isTransient
+        }
+        let verifying = SMTPClient(configuration: SMTPConfiguration(host: "127.0.0.1", port: sink.port, security: .required))
+        await #expect(throws: (any Error).self, "a self-signed certificate is refused when verification is on") { try await verifying.send(message) }
+        #expect(try sink.messages().count == 1)
     }
 
     @Test("the SMTP client's message: multipart text + HTML, encoded subject, dot-stuffing")

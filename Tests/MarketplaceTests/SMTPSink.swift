@@ -9,6 +9,8 @@ final class SMTPSink: @unchecked Sendable {
     let port: Int
     let maildir: URL
     private var process: ChildProcess?
+    /// Certificate and key for STARTTLS (a self-signed pair made for the sink), when asked for.
+    private let tls: (cert: String, key: String)?
 
     struct Message: Sendable {
         var headers: [String: String]
@@ -19,18 +21,30 @@ final class SMTPSink: @unchecked Sendable {
         var text: String { parts["text/plain"] ?? "" }
     }
 
-    init() async throws {
+    /// `startTLS`: the sink offers STARTTLS and refuses mail without it (aiosmtpd's require_starttls).
+    init(startTLS: Bool = false) async throws {
         maildir = FileManager.default.temporaryDirectory.appendingPathComponent(TestServers.unique("maildir"))
         for sub in ["tmp", "new", "cur"] {
             try FileManager.default.createDirectory(at: maildir.appendingPathComponent(sub), withIntermediateDirectories: true)
         }
         port = Self.freePort()
+        if startTLS {
+            let cert = maildir.appendingPathComponent("cert.pem").path, key = maildir.appendingPathComponent("key.pem").path
+            let status = try await ChildProcess(["/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                                                 "-days", "1", "-subj", "/CN=127.0.0.1"]).exitStatus()
+            guard status == 0 else { throw CocoaError(.fileWriteUnknown) }
+            tls = (cert, key)
+        } else {
+            tls = nil
+        }
         try await start()
     }
 
     func start() async throws {
         let python = DeploymentFilesTests.root.appendingPathComponent(".stack/venv/bin/python").path
-        process = try ChildProcess([python, "-m", "aiosmtpd", "-n", "-l", "127.0.0.1:\(port)", "-c", "aiosmtpd.handlers.Mailbox", maildir.path])
+        let tlsArguments = tls.map { ["--tlscert", $0.cert, "--tlskey", $0.key] } ?? []
+        process = try ChildProcess([python, "-m", "aiosmtpd", "-n", "-l", "127.0.0.1:\(port)"] + tlsArguments
+                                   + ["-c", "aiosmtpd.handlers.Mailbox", maildir.path])
         let port = self.port
         guard try await eventually(timeout: .seconds(20), { Self.isOpen(port) }) else { throw CocoaError(.fileReadUnknown) }
     }

@@ -101,7 +101,9 @@ public struct SMTPClient: Sendable {
                 _ = try await exchange("STARTTLS", expect: 220...220)
                 var tls = TLSConfiguration.makeClientConfiguration()
                 if !configuration.verifyCertificate { tls.certificateVerification = .none }
-                let handler = try NIOSSLClientHandler(context: try NIOSSLContext(configuration: tls), serverHostname: configuration.host)
+                // SNI carries host names only (RFC 6066): none for an address.
+                let isAddress = configuration.host.contains(":") || configuration.host.allSatisfy { $0.isNumber || $0 == "." }
+                let handler = try NIOSSLClientHandler(context: try NIOSSLContext(configuration: tls), serverHostname: isAddress ? nil : configuration.host)
                 try await channel.channel.pipeline.addHandler(handler, position: .first).get()
                 // RFC 3207: the client forgets what it knew and asks again over TLS.
                 capabilities = try await exchange("EHLO \(configuration.heloName)").lines.map { $0.uppercased() }

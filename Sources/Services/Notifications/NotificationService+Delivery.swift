@@ -75,9 +75,20 @@ extension NotificationService {
                                        excluding: own?._id)
     }
 
-    /// Records the outcome and announces it (`notification.delivered` / `failed`).
+    /// Records the outcome; sent, failed and dead ones are announced (`notification.delivered` /
+    /// `failed`, for analytics and alerts) through the outbox, in the same transaction.
     func finish(_ request: SendRequest, _ status: DeliveryRecord.Status, providerMessageID: String? = nil, error: String? = nil, attempts: Int) async throws {
-        try await deliveries.finish(request.deliveryId, status: status, providerMessageID: providerMessageID, error: error, now: Date())
+        let now = Date()
+        if status == .sent || status == .failed || status == .dead {
+            let outcome = NotificationEvents.Outcome(deliveryId: request.deliveryId, userId: request.userId, channel: request.channel.rawValue,
+                                                     kind: request.kind.rawValue, status: status.rawValue, attempts: attempts,
+                                                     providerMessageId: providerMessageID, error: error)
+            let event = try EventEnvelope(source: NotificationEvents.source, type: status == .sent ? NotificationEvents.delivered : NotificationEvents.failed,
+                                          aggregateID: request.userId, payload: outcome)
+            try await deliveries.finish(request.deliveryId, status: status, providerMessageID: providerMessageID, error: error, now: now, announcing: event)
+        } else {
+            try await deliveries.finish(request.deliveryId, status: status, providerMessageID: providerMessageID, error: error, now: now)
+        }
         let metrics = self.metrics[request.channel]
         switch status {
         case .sent: metrics.sent.increment()
@@ -87,16 +98,6 @@ extension NotificationService {
         if status != .sent && status != .skipped {
             logger.warning("notification not delivered", metadata: ["delivery": "\(request.deliveryId)", "status": "\(status.rawValue)",
                                                                     "error": "\(error ?? "")"])
-        }
-        guard let events, status == .sent || status == .failed || status == .dead else { return }
-        let outcome = NotificationEvents.Outcome(deliveryId: request.deliveryId, userId: request.userId, channel: request.channel.rawValue,
-                                                 kind: request.kind.rawValue, status: status.rawValue, attempts: attempts,
-                                                 providerMessageId: providerMessageID, error: error)
-        let event = try EventEnvelope(source: NotificationEvents.source, type: status == .sent ? NotificationEvents.delivered : NotificationEvents.failed,
-                                      aggregateID: request.userId, payload: outcome)
-        // The delivery log already holds the outcome; the event is for analytics and alerts.
-        do { try await events.publish(event, to: .notifications) } catch {
-            logger.warning("outcome event not published", metadata: ["delivery": "\(request.deliveryId)", "error": "\(error)"])
         }
     }
 

@@ -109,6 +109,16 @@ extension NotificationService {
         try? await pushRegistry?.unregister(endpoint: device.endpointArn)
     }
 
+    // MARK: erasure
+
+    /// A deleted account: its feed, devices (and their push endpoints) and preferences go; the
+    /// delivery log keeps ids and statuses only, no content.
+    public func erase(userID: String) async throws {
+        try await feed.deleteAll(userID: userID)
+        for device in try await devices.deleteAll(userID: userID) { try? await pushRegistry?.unregister(endpoint: device.endpointArn) }
+        try await preferences.delete(userID)
+    }
+
     // MARK: admin
 
     public func deliveryLog(_ caller: Caller, userID: String, limit: Int) async throws -> [DeliveryView] {

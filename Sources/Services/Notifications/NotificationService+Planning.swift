@@ -22,7 +22,7 @@ extension NotificationService {
         let intents = try NotificationIntent.from(event) { [settings] token in
             settings.resetLink.replacingOccurrences(of: "{token}", with: token.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? token)
         }
-        guard !intents.isEmpty, try await !inbox.alreadyProcessed(event.id) else { return }
+        guard !intents.isEmpty else { return }
         var prepared: [Prepared] = []
         for intent in intents {
             if let one = try await prepare(intent, now: Date(), traceparent: event.traceparent, supersedes: event.type == DispatchEvents.jobStatusChanged) {
@@ -137,24 +137,31 @@ extension NotificationService {
         return prepared
     }
 
+    /// One intent's writes: its feed entry, delivery records and waiting sends, and one outbox
+    /// document for all its records (the feed entry's event, its fan-out records, the send
+    /// requests: one insert, published in that order).
     static func persist(_ prepared: [Prepared], fanOut: (any RealtimeFanOut)?, in session: MongoSession) throws {
         let now = Date()
         for one in prepared {
             if let (userID, jobID) = one.supersedes {
                 try DeliveryRepository.cancelPending(userID: userID, jobID: jobID, now: now, in: session)
             }
+            var records: [(event: EventEnvelope, topic: Topic)] = []
             if let entry = one.entry, let created = one.created {
                 try session.collection(FeedRepository.collectionName, as: FeedEntry.self).insert(entry)
-                let companions = try fanOut?.publications(for: created).map { (event: $0, topic: Topic.realtimePublications) } ?? []
-                try Outbox.append(created, to: .notifications, with: companions, in: session)
+                records.append((created, .notifications))
+                records += try fanOut?.publications(for: created).map { (event: $0, topic: Topic.realtimePublications) } ?? []
             }
             for (record, request) in one.immediate {
                 try session.collection(DeliveryRepository.collectionName, as: DeliveryRecord.self).insert(record)
-                try Outbox.append(request, to: .notifications, in: session)
+                records.append((request, .notifications))
             }
             for (record, send) in one.waiting {
                 try session.collection(DeliveryRepository.collectionName, as: DeliveryRecord.self).insert(record)
                 try session.collection(DeliveryRepository.scheduleCollectionName, as: ScheduledSend.self).insert(send)
+            }
+            if let first = records.first {
+                try Outbox.append(first.event, to: first.topic, with: Array(records.dropFirst()), in: session)
             }
         }
     }

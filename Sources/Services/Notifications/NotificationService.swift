@@ -47,15 +47,13 @@ public final class NotificationService: Sendable {
     let planner: DeliveryPlanner
     /// The channels that are configured; a request for another is recorded as skipped.
     let senders: [NotificationChannel: any ChannelSender]
-    /// Outcomes (`notification.delivered` / `failed`) go straight to Kafka: the log is the record.
-    let events: (any EventPublisher)?
     /// Turns devices' tokens into push endpoints; nil when push is not configured.
     let pushRegistry: (any PushEndpointRegistry)?
     let logger: Logger
     let metrics = NotificationMetrics()
 
     public init(mongo: MongoClient, contacts: any ContactDirectory, presence: any PresenceDirectory, fanOut: (any RealtimeFanOut)?,
-                renderer: TemplateRenderer, senders: [any ChannelSender], events: (any EventPublisher)?,
+                renderer: TemplateRenderer, senders: [any ChannelSender],
                 pushRegistry: (any PushEndpointRegistry)?,
                 settings: Settings = Settings(), logger: Logger = Logger(label: "notifications")) {
         self.mongo = mongo
@@ -64,7 +62,6 @@ public final class NotificationService: Sendable {
         self.fanOut = fanOut
         self.renderer = renderer
         self.senders = Dictionary(senders.map { ($0.channel, $0) }, uniquingKeysWith: { first, _ in first })
-        self.events = events
         self.pushRegistry = pushRegistry
         self.settings = settings
         self.logger = logger

@@ -87,7 +87,7 @@ public struct NotificationsModule: ServiceModule {
             mongo: context.mongo, contacts: try context.ports.require((any ContactDirectory).self, by: Self.name),
             presence: try context.ports.require((any PresenceDirectory).self, by: Self.name),
             fanOut: try context.ports.require((any RealtimeFanOut).self, by: Self.name),
-            renderer: try await TemplateRenderer.bundled(), senders: senders, events: context.events,
+            renderer: try await TemplateRenderer.bundled(), senders: senders,
             pushRegistry: (registry != nil || pendingPushSetup != nil) ? pushRegistry : nil, settings: settings, logger: logger)
         var setup: (@Sendable () async throws -> SNSEndpointRegistry)?
         if let create = pendingPushSetup {
@@ -130,12 +130,16 @@ public struct NotificationsModule: ServiceModule {
     public static var workers: [WorkerDefinition<NotificationsModule>] {
         var workers: [WorkerDefinition<NotificationsModule>] = [
             // Domain events → feed entries and send requests (once each, through the inbox); waiting
-            // sends (quiet hours, SMS fallbacks) released when due.
+            // sends (quiet hours, SMS fallbacks) released when due; a deleted account's data erased.
             .consumer("notifications", summary: "decides who hears of offers, job changes, chat messages and account events, and how") { module in
                 ConsumerWorker(topics: [.offers, .jobs, .chatMessages, .users, .auth], group: "notifications-planner", fetchWaitMaxMillis: 20, chores: [
                     PeriodicChore("releasing waiting notifications", every: .seconds(1)) { try await module.service.releaseDueSends() },
                 ]) { [inbox = module.service.plannerInbox] event in
-                    try await module.service.plan(event, inbox: inbox)
+                    if event.type == IdentityEvents.userDeleted {
+                        try await module.service.erase(userID: try event.decode(IdentityEvents.UserDeleted.self).userId)
+                    } else {
+                        try await module.service.plan(event, inbox: inbox)
+                    }
                 }
             },
         ]

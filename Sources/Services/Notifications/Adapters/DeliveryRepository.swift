@@ -1,4 +1,6 @@
 import Foundation
+import MarketplaceContracts
+import MarketplaceMessaging
 import MarketplaceMongo
 
 /// The delivery log (`notification_deliveries`) and the waiting sends (`notification_schedule`).
@@ -36,11 +38,25 @@ public struct DeliveryRepository: Sendable {
     }
 
     public func finish(_ id: String, status: DeliveryRecord.Status, providerMessageID: String? = nil, error: String? = nil, now: Date) async throws {
+        _ = try await deliveries.updateOne(["_id": .string(id)], ["$set": .document(Self.outcome(status, providerMessageID: providerMessageID, error: error, now: now))])
+    }
+
+    /// The outcome and its event together (the event through the outbox, in the same transaction).
+    public func finish(_ id: String, status: DeliveryRecord.Status, providerMessageID: String?, error: String?, now: Date,
+                       announcing event: EventEnvelope) async throws {
+        let set = Self.outcome(status, providerMessageID: providerMessageID, error: error, now: now)
+        try await mongo.withTransaction { session in
+            try session.collection(Self.collectionName, as: DeliveryRecord.self).updateOne(["_id": .string(id)], ["$set": .document(set)])
+            try Outbox.append(event, to: .notifications, in: session)
+        }
+    }
+
+    static func outcome(_ status: DeliveryRecord.Status, providerMessageID: String?, error: String?, now: Date) -> BSONDocument {
         var set: BSONDocument = ["status": .string(status.rawValue), "updatedAt": .date(now)]
         if status == .sent { set["sentAt"] = .date(now) }
         if let providerMessageID { set["providerMessageId"] = .string(providerMessageID) }
         if let error { set["lastError"] = .string(String(error.prefix(500))) }
-        _ = try await deliveries.updateOne(["_id": .string(id)], ["$set": .document(set)])
+        return set
     }
 
     /// Another attempt follows: the attempt's error recorded, the delivery claimable again.

@@ -51,4 +51,10 @@ public struct DeviceRepository: Sendable {
         _ = try await collection.deleteOne(["_id": .string(id)])
         return device
     }
+
+    public func deleteAll(userID: String) async throws -> [Device] {
+        let owned = try await devices(of: userID)
+        _ = try await collection.deleteMany(["userId": .string(userID)])
+        return owned
+    }
 }

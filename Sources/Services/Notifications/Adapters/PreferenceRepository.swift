@@ -24,4 +24,6 @@ public struct PreferenceRepository: Sendable {
         _ = try await collection.updateOne(["_id": .string(userID)],
                                            ["$set": ["preferences": try BSONEncoder().encodeValue(preferences), "updatedAt": .date(date)]], upsert: true)
     }
+
+    public func delete(_ userID: String) async throws { _ = try await collection.deleteOne(["_id": .string(userID)]) }
 }

@@ -375,7 +375,7 @@ struct NotificationTests {
         await D.close(h)
     }
 
-    @Test("the SMTP server stopped mid-send: retried with backoff and delivered once when it is back; a 5xx refusal is recorded and not retried")
+    @Test("the SMTP server stopped mid-send: retried with backoff and delivered once when it is back, no duplicate on redelivery; when it stays away the send is given up and dead-lettered")
     func smtpOutage() async throws {
         let sink = try await SMTPSink()
         defer { Task { await sink.stop() } }
@@ -398,6 +398,25 @@ struct NotificationTests {
             let admin = try await IdentityAccountTests.admin(T.Harness(platform: h.platform, service: h.identity, app: h.app), api)
             let record = try #require(try await Self.deliveries(api, admin: admin, userID: user.user.id).first)
             #expect(record.status == "sent" && record.attempts > 1, "\(record)")
+
+            // A server that stays away: the attempts run out, the record is dead, and every
+            // redelivery fails again so that the platform dead-letters the request.
+            await sink.stop()
+            try await api.execute(uri: "/v1/auth/password-reset/request", method: .post, headers: [.contentType: "application/json"],
+                                  body: T.json(["email": email])) { #expect($0.status == .accepted) }
+            let resetEvent = try #require(try await Self.outboxEvents(h, type: IdentityEvents.passwordResetRequested, aggregate: user.user.id).first)
+            let impatient = NotificationService(mongo: h.platform.mongo, contacts: IdentityContactDirectory(service: h.identity),
+                                                presence: GatewayPresenceDirectory(presence: PresenceStore(redis: h.platform.redis)), fanOut: BridgeFanOut(),
+                                                renderer: try await TemplateRenderer.bundled(),
+                                                senders: [EmailSender(client: SMTPClient(configuration: SMTPConfiguration(host: "127.0.0.1", port: sink.port, security: .none)),
+                                                                      from: "no-reply@marketplace.test")],
+                                                pushRegistry: nil, settings: .init(maxAttempts: 2, initialBackoff: .milliseconds(50)))
+            try await impatient.plan(resetEvent, inbox: impatient.plannerInbox)
+            let resetRequest = try #require(try await Self.requests(h, userID: user.user.id, channel: .email).last)
+            await #expect(throws: NotificationService.DeliveryAbandoned.self) { try await impatient.deliver(resetRequest.0, channel: .email) }
+            await #expect(throws: NotificationService.DeliveryAbandoned.self) { try await impatient.deliver(resetRequest.0, channel: .email) }
+            let dead = try #require(try await Self.deliveries(api, admin: admin, userID: user.user.id).first { $0.kind == "password-reset" })
+            #expect(dead.status == "dead" && dead.attempts == 2 && dead.lastError?.contains("SMTP") == true, "\(dead)")
         }
         await D.close(h)
     }

@@ -566,6 +566,7 @@ struct NotificationTests {
         #expect(reset.sends.keys.map(\.self) == [.email] && reset.sends[.email]! == nil, "a suspended user still gets the reset, at once")
         #expect(Contact(userId: "u", email: "", name: "", phone: "912 345 678", role: .client, active: true).e164 == nil)
         #expect(contact.e164 == "+351912345678")
+        #expect(try NotificationPreferences(quietHours: QuietHours(start: "00:00", end: "00:00")).validated().quietHours == nil, "an empty window is none")
     }
 
     @Test("the SMTP client upgrades with STARTTLS when the server offers it; without it a server that requires TLS refuses the mail (5xx: permanent)")

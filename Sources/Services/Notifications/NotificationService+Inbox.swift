@@ -82,8 +82,9 @@ extension NotificationService {
         }
         let token = input.token.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !token.isEmpty else { throw DomainError.validation("token: must not be empty") }
-        guard token.count <= 4_096, !token.contains(where: { $0.isWhitespace || $0.isNewline }) else {
-            throw DomainError.validation("token: at most 4096 characters, no spaces")
+        // APNs tokens are hex, FCM tokens URL-safe text: printable ASCII without spaces covers both.
+        guard token.utf8.count <= 4_096, token.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            throw DomainError.validation("token: at most 4096 printable ASCII characters, no spaces")
         }
         if let version = input.appVersion, version.count > 32 { throw DomainError.validation("appVersion: at most 32 characters") }
         guard let pushRegistry else {

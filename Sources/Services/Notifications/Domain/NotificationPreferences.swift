@@ -69,13 +69,14 @@ public struct NotificationPreferences: Codable, Sendable, Equatable {
         if let quietHours {
             guard QuietHours.minutes(quietHours.start) != nil else { throw DomainError.validation("quietHours.start: expected HH:mm") }
             guard QuietHours.minutes(quietHours.end) != nil else { throw DomainError.validation("quietHours.end: expected HH:mm") }
-            guard quietHours.start != quietHours.end else { throw DomainError.validation("quietHours.end: must differ from start") }
         }
         // Unset cells keep their defaults: the stored document is always complete.
         var merged = Self.defaultChannels
         for (category, row) in channels { for (channel, enabled) in row { merged[category, default: [:]][channel] = enabled } }
         var result = self
         result.channels = merged
+        // An empty window (start = end) is no quiet hours.
+        if let quietHours, quietHours.start == quietHours.end { result.quietHours = nil }
         return result
     }
 }

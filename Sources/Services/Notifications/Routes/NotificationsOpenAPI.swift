@@ -45,8 +45,13 @@ extension OpenAPI {
         ]
         let category = NotificationCategory.allCases.map(\.rawValue)
         let channel = NotificationChannel.allCases.map(\.rawValue)
-        let row: [String: Any] = ["type": "object", "properties": Dictionary(uniqueKeysWithValues: channel.map { ($0, boolean) }), "additionalProperties": false]
-        let channels: [String: Any] = ["type": "object", "properties": Dictionary(uniqueKeysWithValues: category.map { ($0, row) }), "additionalProperties": false]
+        func row(_ category: String) -> [String: Any] {
+            // Account and security e-mails cannot be turned off.
+            let cells = channel.map { ($0, category == NotificationCategory.account.rawValue && $0 == NotificationChannel.email.rawValue
+                                           ? ["type": "boolean", "enum": [true]] as [String: Any] : boolean) }
+            return ["type": "object", "properties": Dictionary(uniqueKeysWithValues: cells), "additionalProperties": false]
+        }
+        let channels: [String: Any] = ["type": "object", "properties": Dictionary(uniqueKeysWithValues: category.map { ($0, row($0)) }), "additionalProperties": false]
         let clock: [String: Any] = ["type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$"]
         let quietHours = object(["start": clock, "end": clock], required: ["start", "end"])
         let timeZone: [String: Any] = ["type": "string", "enum": TimeZone.knownTimeZoneIdentifiers.sorted() + (TimeZone.knownTimeZoneIdentifiers.contains("UTC") ? [] : ["UTC"]),
@@ -73,7 +78,8 @@ extension OpenAPI {
                                               required: ["channels", "timeZone", "locale"]),
             "NotificationPreferencesInput": object(["channels": channels, "timeZone": timeZone, "quietHours": quietHours, "locale": locale], required: []),
             "DeviceInput": object(["platform": enumeration(Device.Platform.allCases.map(\.rawValue)),
-                                   "token": ["type": "string", "minLength": 1, "maxLength": 4_096, "pattern": "^[^\\s]+$"],
+                                   "token": ["type": "string", "minLength": 1, "maxLength": 4_096, "pattern": "^[!-~]+$",
+                                             "description": "The APNs or FCM token: printable ASCII, no spaces"],
                                    "appVersion": ["type": "string", "maxLength": 32]], required: ["platform", "token"]),
             "Device": device,
             "Devices": array(ref("Device")),

@@ -15,7 +15,8 @@ public struct MessageRateLimiter: Sendable {
     }
 
     // KEYS[1] = bucket; ARGV = rate per ms, burst, now in ms. The bucket keeps tokens and the
-    // time it was last filled; it expires once it would be full again.
+    // time it was last filled; it expires once it would be full again (at least a minute later: an
+    // expiry measured in wall-clock time must not undo a bucket a caller's clock still sees).
     static let script = """
     local state = redis.call('HMGET', KEYS[1], 't', 'at')
     local rate, burst, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -25,7 +26,7 @@ public struct MessageRateLimiter: Sendable {
     local wait = 0
     if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) / rate) end
     redis.call('HSET', KEYS[1], 't', tostring(tokens), 'at', tostring(now))
-    redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate) + 1000)
+    redis.call('PEXPIRE', KEYS[1], math.max(math.ceil(burst / rate) + 1000, 60000))
     return wait
     """
 

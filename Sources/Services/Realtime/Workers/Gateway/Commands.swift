@@ -136,7 +136,7 @@ extension RealtimeGateway {
                 position = current.offset
                 body = #"{"recoverable":true,"positioned":true,"epoch":"\#(current.epoch)","offset":\#(position)}"#
             }
-            if channel.tracksPresence { try await presence.touch([(channel.name, info)]) }
+            if channel.jobID != nil { try await presence.touch([(channel.name, info)]) }
         } catch {
             connection.removeSubscription(channel.name)
             hub.remove(connection, from: channel.name)
@@ -147,6 +147,9 @@ extension RealtimeGateway {
             slow(connection)
         }
         if channel.joinLeave { try? await publisher.send(.join, channel: channel, info: info) }
+        // A user's own channel is in presence too (Notifications asks whether they are connected),
+        // recorded after the reply: the subscription itself does not wait for Redis.
+        if case .user = channel { try? await presence.touch([(channel.name, info)]) }
     }
 
     private func unsubscribe(_ command: Command, _ connection: ClientConnection) async throws -> String {

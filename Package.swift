@@ -154,13 +154,24 @@ let package = Package(
             .product(name: "Mustache", package: "swift-mustache"),
         ], path: "Sources/Services/Notifications", resources: [.copy("Templates")], swiftSettings: strict),
 
+        // Payments: Stripe holds, captures, refunds, verified webhooks, a double-entry ledger.
+        .target(name: "MarketplacePayments", dependencies: [
+            "MarketplaceContracts", "MarketplaceMongo", "MarketplaceMessaging", "MarketplaceHTTP", "MarketplacePlatform",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+        ], path: "Sources/Services/Payments", swiftSettings: strict),
+
         // The composition: the one list of modules the executables run.
         .target(name: "MarketplaceApp", dependencies: [
             "MarketplacePlatform", "MarketplaceIdentity", "MarketplaceDispatch", "MarketplaceRealtime", "MarketplaceChat", "MarketplaceNotifications",
+            "MarketplacePayments",
         ], path: "Sources/App", swiftSettings: strict),
 
         .executableTarget(name: "marketplace", dependencies: [
-            "MarketplaceApp", "MarketplacePlatform", "MarketplaceIdentity", "MarketplaceContracts",
+            "MarketplaceApp", "MarketplacePlatform", "MarketplaceIdentity", "MarketplaceContracts", "MarketplacePayments",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/marketplace", swiftSettings: strict),
 
@@ -169,7 +180,7 @@ let package = Package(
         .target(name: "MarketplaceBench", dependencies: [
             "CRdKafka", "CMongoc", "MarketplaceKafka", "MarketplaceMongo", "MarketplaceRealtime", "MarketplaceRedis", "MarketplaceNotifications", "MarketplaceSMTP", "MarketplaceAWS",
             "MarketplaceDispatch", "MarketplaceContracts", "MarketplaceHTTP", "MarketplacePlatform", "MarketplaceMessaging",
-            "MarketplaceChat", "MarketplaceIdentity",
+            "MarketplaceChat", "MarketplaceIdentity", "MarketplacePayments",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -188,7 +199,7 @@ let package = Package(
         .testTarget(name: "MarketplaceTests", dependencies: [
             "MarketplaceContracts", "MarketplaceKafka", "MarketplaceMongo", "MarketplaceRedis",
             "MarketplaceMessaging", "MarketplacePlatform", "MarketplaceHTTP", "MarketplaceIdentity", "MarketplaceDispatch",
-            "MarketplaceRealtime", "MarketplaceChat", "MarketplaceNotifications", "MarketplaceAWS", "MarketplaceSMTP", "MarketplaceApp",
+            "MarketplaceRealtime", "MarketplaceChat", "MarketplaceNotifications", "MarketplaceAWS", "MarketplaceSMTP", "MarketplaceApp", "MarketplacePayments",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),

@@ -58,6 +58,12 @@ if ! "$STACK/venv/bin/python" -c "import aiosmtpd" 2>/dev/null; then
   "$VPIP" install -q "aiosmtpd==1.4.6" || "$VPIP" install -q aiosmtpd
 fi
 
+# localstripe: a stateful Stripe emulator (payments; webhooks with real Stripe-Signature headers).
+if ! "$STACK/venv/bin/python" -c "import localstripe" 2>/dev/null; then
+  echo "bootstrap: pip install localstripe"
+  "$VPIP" install -q "localstripe==1.15.10" || "$VPIP" install -q localstripe
+fi
+
 # The deployment test validates `kubectl kustomize k8s/` against the Kubernetes schemas (offline).
 if [ ! -x "$STACK/venv/bin/kubernetes-validate" ]; then
   echo "bootstrap: pip install kubernetes-validate"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One command to run the platform locally: installs what is missing, starts Tansu, SecantusDB,
-# Redis, moto (S3, SNS) and aiosmtpd on loopback, builds, applies topics/*.yaml and runs every service in one process
+# Redis, moto (S3, SNS), aiosmtpd and localstripe on loopback, builds, applies topics/*.yaml and runs every service in one process
 # (`marketplace dev`) on http://127.0.0.1:8080 until Ctrl-C. The servers keep running afterwards;
 # `scripts/stack.sh stop` stops them.
 set -euo pipefail

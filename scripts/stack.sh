@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Local servers for development and tests: Tansu (Kafka), SecantusDB (MongoDB), Redis, and moto's
-# server for AWS (S3, SNS), and aiosmtpd as the SMTP sink (messages in .stack/mail, a Maildir).
+# server for AWS (S3, SNS), aiosmtpd as the SMTP sink (messages in .stack/mail, a Maildir) and
+# localstripe (a stateful Stripe emulator; its state starts empty at each start).
 # Loopback only; pids, data and logs under .stack/run (git-ignored).
-#   scripts/stack.sh start|stop|status|restart [kafka|mongo|redis|aws|smtp]
-# Ports: KAFKA_PORT (9092), MONGO_PORT (27017), REDIS_PORT (6379), AWS_PORT (5055), SMTP_PORT (2525).
+#   scripts/stack.sh start|stop|status|restart [kafka|mongo|redis|aws|smtp|stripe]
+# Ports: KAFKA_PORT (9092), MONGO_PORT (27017), REDIS_PORT (6379), AWS_PORT (5055), SMTP_PORT (2525),
+# STRIPE_PORT (8420).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 STACK="$ROOT/.stack"
@@ -15,6 +17,7 @@ REDIS_PORT="${REDIS_PORT:-6379}"
 AWS_PORT="${AWS_PORT:-5055}"
 SMTP_PORT="${SMTP_PORT:-2525}"
 MAILDIR="${SMTP_MAILDIR:-$STACK/mail}"
+STRIPE_PORT="${STRIPE_PORT:-8420}"
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -66,6 +69,13 @@ start_one() {
       nohup "$STACK/venv/bin/python" -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$MAILDIR" >"$RUN/smtp.log" 2>&1 &
       echo $! >"$RUN/smtp.pid"
       wait_port smtp "$SMTP_PORT" 30 ;;
+    stripe)
+      port_open "$STRIPE_PORT" && { echo "stack: port $STRIPE_PORT busy" >&2; return 1; }
+      # localstripe's own CLI binds every interface and reloads a pickled state: bind loopback, start empty.
+      nohup "$STACK/venv/bin/python" -c "from aiohttp import web; import localstripe.server as s; web.run_app(s.app, host='127.0.0.1', port=$STRIPE_PORT)" \
+        >"$RUN/stripe.log" 2>&1 &
+      echo $! >"$RUN/stripe.pid"
+      wait_port stripe "$STRIPE_PORT" 30 ;;
     *) echo "stack: unknown server $name" >&2; return 2 ;;
   esac
   echo "stack: $name started (pid $(cat "$RUN/$name.pid"))"
@@ -88,7 +98,7 @@ status_one() {
 }
 
 cmd=${1:-status}; shift || true
-servers=("$@"); [ ${#servers[@]} -gt 0 ] || servers=(kafka mongo redis aws smtp)
+servers=("$@"); [ ${#servers[@]} -gt 0 ] || servers=(kafka mongo redis aws smtp stripe)
 case $cmd in
   start) [ -x "$STACK/bin/tansu" ] || "$ROOT/scripts/bootstrap.sh"
          for s in "${servers[@]}"; do start_one "$s"; done ;;
@@ -96,5 +106,5 @@ case $cmd in
   restart) for s in "${servers[@]}"; do stop_one "$s"; start_one "$s"; done ;;
   status) for s in "${servers[@]}"; do status_one "$s"; done ;;
   env) echo "export LD_LIBRARY_PATH=$STACK/lib\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}" ;;
-  *) echo "usage: $0 start|stop|restart|status|env [kafka|mongo|redis|aws|smtp]" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|restart|status|env [kafka|mongo|redis|aws|smtp|stripe]" >&2; exit 2 ;;
 esac

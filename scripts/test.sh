@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One command for the tests: installs what is missing, starts the real servers (Tansu, SecantusDB,
-# Redis, moto's AWS server, aiosmtpd) on loopback, builds, and runs every test against them. Servers it started are stopped
+# Redis, moto's AWS server, aiosmtpd, localstripe) on loopback, builds, and runs every test against them. Servers it started are stopped
 # at the end; servers that were already running are left alone.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -9,7 +9,7 @@ cd "$ROOT"
 scripts/bootstrap.sh
 
 started=()
-for server in kafka mongo redis aws smtp; do
+for server in kafka mongo redis aws smtp stripe; do
   if ! scripts/stack.sh status "$server" | grep -q running; then
     scripts/stack.sh start "$server"
     started+=("$server")
@@ -24,6 +24,7 @@ export MONGO_URI="${MONGO_URI:-mongodb://127.0.0.1:${MONGO_PORT:-27017}/?retryWr
 export REDIS_HOST="${REDIS_HOST:-127.0.0.1}" REDIS_PORT="${REDIS_PORT:-6379}"
 export AWS_ENDPOINT="${AWS_ENDPOINT:-http://127.0.0.1:${AWS_PORT:-5055}}"
 export SMTP_HOST="${SMTP_HOST:-127.0.0.1}" SMTP_PORT="${SMTP_PORT:-2525}" SMTP_MAILDIR="${SMTP_MAILDIR:-$ROOT/.stack/mail}"
+export STRIPE_BASE_URL="${STRIPE_BASE_URL:-http://127.0.0.1:${STRIPE_PORT:-8420}}"
 
 # librdkafka >= 2.2 at run time (Debian's 2.0.2 cannot talk to Tansu); headers from Debian.
 export LD_LIBRARY_PATH="$ROOT/.stack/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"

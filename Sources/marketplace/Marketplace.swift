@@ -3,6 +3,7 @@ import Foundation
 import MarketplaceApp
 import MarketplaceContracts
 import MarketplaceIdentity
+import MarketplacePayments
 import MarketplacePlatform
 
 @main
@@ -10,7 +11,7 @@ struct Marketplace: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "marketplace",
         abstract: "The Marketplace platform: API, workers and topics in one executable (benchmarks: marketplace-bench).",
-        subcommands: [Serve.self, Worker.self, Dev.self, Topics.self, Users.self])
+        subcommands: [Serve.self, Worker.self, Dev.self, Topics.self, Users.self, Payments.self])
 }
 
 /// Loads the configuration or exits with a message that names the bad key.
@@ -116,6 +117,64 @@ struct Users: AsyncParsableCommand {
                 throw ValidationError("\(refusal.title): \(refusal.detail ?? refusal.code)")
             }
             await platform.close()
+        }
+    }
+}
+
+struct Payments: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Payment operations.", subcommands: [Replay.self, Reconcile.self])
+
+    /// The Payments module over this environment's connections (its configuration section applies).
+    static func withModule<T>(_ body: (PaymentsModule) async throws -> T) async throws -> T {
+        let configuration = try await loadConfiguration()
+        let platform = try Platform(configuration: configuration, logger: PlatformRunner.makeLogger(configuration))
+        do {
+            let module = try await PaymentsModule(context: ModuleContext(platform: platform, module: PaymentsModule.name, ports: Ports()))
+            try await module.service.prepare()
+            let result = try await body(module)
+            await platform.close()
+            return result
+        } catch {
+            await platform.close()
+            throw error
+        }
+    }
+
+    struct Replay: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Process a stored Stripe webhook event again (by its evt_ id).")
+        @Argument(help: "The Stripe event id.") var eventID: String
+
+        func run() async throws {
+            let outcome = try await Payments.withModule { try await $0.service.replayWebhook(id: eventID) }
+            print("\(eventID): \(outcome)")
+        }
+    }
+
+    struct Reconcile: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Compare one day's payments with Stripe's PaymentIntents and print each difference.",
+            discussion: "Exits with status 1 when there is a difference.")
+        @Option(help: "The day, YYYY-MM-DD (UTC); today when left out.") var date: String?
+
+        func run() async throws {
+            let formatter = DateFormatter()
+            formatter.locale = Locale(identifier: "en_US_POSIX")
+            formatter.timeZone = TimeZone(identifier: "UTC")
+            formatter.dateFormat = "yyyy-MM-dd"
+            let start: Date
+            if let date {
+                guard let parsed = formatter.date(from: date) else { throw ValidationError("--date: expected YYYY-MM-DD") }
+                start = parsed
+            } else {
+                start = formatter.date(from: formatter.string(from: Date()))!
+            }
+            let day = start..<start.addingTimeInterval(86_400)
+            let differences = try await Payments.withModule { try await $0.service.reconcile(day) }
+            for difference in differences {
+                print("\(difference.paymentId ?? "-")\t\(difference.intentId)\t\(difference.problem)")
+            }
+            print("reconciled \(formatter.string(from: start)): \(differences.count) difference(s)")
+            if !differences.isEmpty { throw ExitCode(1) }
         }
     }
 }

@@ -12,6 +12,7 @@ import MarketplaceKafka
 import MarketplaceMessaging
 import MarketplaceMongo
 import MarketplaceNotifications
+import MarketplacePayments
 import MarketplacePlatform
 import MarketplaceRealtime
 import ServiceLifecycle
@@ -30,6 +31,8 @@ struct DispatchTests {
         let realtime: RealtimeModule
         let chat: ChatModule
         let notifications: NotificationsModule
+        /// With `payments:` options only: requests then need a card hold.
+        let payments: PaymentsModule?
         let app: Application<RouterResponder<AppRequestContext>>
         let prefix: String
 
@@ -38,7 +41,8 @@ struct DispatchTests {
         func worker(_ name: String) throws -> any Service { try composition.workerServices([name])[0] }
     }
 
-    static func harness(chatPolicy: ChatPolicy = ChatPolicy(), notifications: NotificationTests.Options = .init()) async throws -> Harness {
+    static func harness(chatPolicy: ChatPolicy = ChatPolicy(), notifications: NotificationTests.Options = .init(),
+                        payments: PaymentTests.Options? = nil) async throws -> Harness {
         var configuration = PlatformConfiguration()
         configuration.kafkaBrokers = TestServers.kafkaBrokers
         configuration.kafkaTopicPrefix = TestServers.unique("dispatch") + "."
@@ -49,6 +53,7 @@ struct DispatchTests {
         let platform = try Platform(configuration: configuration, logger: Logger(label: "test"))
         let ports = Ports()
         let identity = IdentityModule(service: IdentityService(mongo: platform.mongo, redis: platform.redis), ports: ports)
+        let paymentsModule = try payments.map { try PaymentTests.module(platform: platform, ports: ports, options: $0) }
         let dispatch = try await DispatchModule(context: ModuleContext(platform: platform, module: DispatchModule.name, ports: ports))
         let realtime = try await RealtimeModule(context: ModuleContext(platform: platform, module: RealtimeModule.name, ports: ports))
         let s3 = S3Client(configuration: TestServers.s3(bucket: TestServers.unique("chat")))
@@ -59,12 +64,13 @@ struct DispatchTests {
                                                    policy: chatPolicy),
                               s3: s3)
         let notificationsModule = try await NotificationTests.module(platform: platform, ports: ports, options: notifications)
-        let composition = Composition(platform: platform, built: [identity, dispatch, realtime, chat, notificationsModule], ports: ports)
+        let built: [any ServiceModule] = [identity] + (paymentsModule.map { [$0] } ?? []) + [dispatch, realtime, chat, notificationsModule]
+        let composition = Composition(platform: platform, built: built, ports: ports)
         try await composition.prepare()
         try await platform.redis.delete("login-failures:address:unknown")
         try await platform.admin.ensureTopic(platform.topics.name(.providerLocations), partitions: 2)
         return Harness(platform: platform, identity: identity.service, dispatch: dispatch.service, composition: composition,
-                       realtime: realtime, chat: chat, notifications: notificationsModule, app: Application(router: try composition.makeRouter(api: true)), prefix: configuration.kafkaTopicPrefix)
+                       realtime: realtime, chat: chat, notifications: notificationsModule, payments: paymentsModule, app: Application(router: try composition.makeRouter(api: true)), prefix: configuration.kafkaTopicPrefix)
     }
 
     /// An admin token and a fresh active category.

@@ -10,7 +10,7 @@ import Testing
 struct OpenAPITests {
     @Test("the document describes exactly the routes the server has, and is valid OpenAPI 3.1")
     func documentMatchesRoutes() async throws {
-        let h = try await DispatchTests.harness()
+        let h = try await DispatchTests.harness(payments: PaymentTests.Options())
         let router = try h.composition.makeRouter(api: true)
         let document = OpenAPIDocument(modules: MarketplaceApp.modules)
         let routes = Set(router.routes.map { route in

@@ -233,6 +233,23 @@ struct RealtimeProtocolTests {
         await r.stop()
     }
 
+    @Test("a client that disconnects leaves presence at once, not when its entries age out")
+    func disconnectLeavesPresence() async throws {
+        let r = try await RealtimeHarness.start()
+        try await r.dispatch.app.test(.router) { api in
+            let user = try await T.register(api, email: T.email())
+            let directory = GatewayPresenceDirectory(presence: PresenceStore(redis: r.platform.redis))
+            let ws = try await r.connected(user.accessToken)
+            #expect(try await ws.command("subscribe", ["channel": "user:\(user.user.id)"]).object("subscribe") != nil)
+            #expect(try await eventually(timeout: .seconds(5)) { (try? await directory.isConnected(user.user.id)) == true })
+            await ws.close()
+            // Notifications asks this to choose between in-app and a push: well under the 60 s TTL.
+            #expect(try await eventually(timeout: .seconds(3)) { (try? await directory.isConnected(user.user.id)) == false },
+                    "the entry is removed when the socket closes")
+        }
+        await r.stop()
+    }
+
     @Test("WebSocket framing: a ping gets its pong, a command split over frames is joined, a client's close is answered, binary ends with 3501, a FIN closes")
     func framing() async throws {
         let r = try await RealtimeHarness.start()

@@ -6,6 +6,7 @@ import MarketplaceDispatch
 import MarketplaceIdentity
 import MarketplacePlatform
 import MarketplaceMongo
+import MarketplacePayments
 import MarketplaceRealtime
 import Testing
 
@@ -23,13 +24,14 @@ struct SeamTests {
     func composition() async throws {
         let platform = try await Self.platform()
         let composition = try await Composition(platform: platform, modules: MarketplaceApp.modules)
-        #expect(composition.modules.map { type(of: $0).name } == ["identity", "dispatch", "realtime", "chat", "notifications"])
+        #expect(composition.modules.map { type(of: $0).name } == ["identity", "payments", "dispatch", "realtime", "chat", "notifications"])
+        #expect(composition.ports.optional((any PaymentHolds).self) is PaymentService)
         #expect(composition.ports.optional((any AccessTokenVerifier).self) is IdentityTokenVerifier)
         #expect(composition.ports.optional((any JobAccessDirectory).self) is MongoJobAccessDirectory)
         #expect(composition.ports.optional((any ContactDirectory).self) is IdentityContactDirectory)
         #expect(composition.ports.optional((any PresenceDirectory).self) is GatewayPresenceDirectory)
         let names = MarketplaceApp.workers.map(\.name)
-        #expect(names == ["outbox-relay", "provider-locations", "dispatch", "provider-ratings", "realtime-bridge", "realtime-gateway", "chat",
+        #expect(names == ["outbox-relay", "payments", "payments-webhooks", "provider-locations", "dispatch", "provider-ratings", "realtime-bridge", "realtime-gateway", "chat",
                          "notifications", "notifications-push", "notifications-email", "notifications-sms"])
         #expect(try composition.workerServices(names).count == names.count)
         #expect(throws: UnknownWorker.self) { try composition.workerServices(["no-such-worker"]) }
@@ -103,7 +105,7 @@ struct SecretTests {
         await platform.close()
     }
 
-    @Test("production mode refuses to start without the signing keys' key-encryption key or the AWS credentials")
+    @Test("production mode refuses to start without the signing keys' key-encryption key, the Stripe keys or the AWS credentials")
     func productionNeedsKEK() async throws {
         let platform = try await SeamTests.platform(["MARKETPLACE_MODE": "production"])
         do {
@@ -113,8 +115,20 @@ struct SecretTests {
             #expect(error.key == "identity.kek")
         }
         await platform.close()
+        // Payments needs Stripe's secret key and the webhook endpoint's secret.
+        for (environment, key) in [([String: String](), "payments.stripe.secret.key"), (["PAYMENTS_STRIPE_SECRET_KEY": "sk_live_hunter2"], "payments.webhook.secrets")] {
+            let noStripe = try await SeamTests.platform(["MARKETPLACE_MODE": "production", "IDENTITY_KEK": Self.kek()].merging(environment) { $1 })
+            do {
+                _ = try await Composition(platform: noStripe, modules: MarketplaceApp.modules)
+                Issue.record("production without \(key) should be refused")
+            } catch let error as ConfigurationError {
+                #expect(error.key == key && !error.description.contains("hunter2"), "\(error)")
+            }
+            await noStripe.close()
+        }
+        let stripe = ["PAYMENTS_STRIPE_SECRET_KEY": "sk_live_hunter2", "PAYMENTS_WEBHOOK_SECRETS": "whsec_new,whsec_old"]
         // Chat's object storage needs real credentials in production too.
-        let noAWS = try await SeamTests.platform(["MARKETPLACE_MODE": "production", "IDENTITY_KEK": Self.kek()])
+        let noAWS = try await SeamTests.platform(["MARKETPLACE_MODE": "production", "IDENTITY_KEK": Self.kek()].merging(stripe) { $1 })
         do {
             _ = try await Composition(platform: noAWS, modules: MarketplaceApp.modules)
             Issue.record("production without AWS credentials should be refused")
@@ -124,7 +138,7 @@ struct SecretTests {
         await noAWS.close()
         let sealed = try await SeamTests.platform(["MARKETPLACE_MODE": "production", "IDENTITY_KEK": Self.kek(),
                                                    "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "example-secret-hunter2",
-                                                   "AWS_ENDPOINT": TestServers.awsEndpoint.absoluteString])
+                                                   "AWS_ENDPOINT": TestServers.awsEndpoint.absoluteString].merging(stripe) { $1 })
         _ = try await Composition(platform: sealed, modules: MarketplaceApp.modules)
         await sealed.close()
     }

@@ -16,6 +16,7 @@ enum TestServers {
 
     /// moto's server (scripts/stack.sh `aws`).
     static let awsEndpoint = URL(string: environment["AWS_ENDPOINT"] ?? "http://127.0.0.1:5055")!
+    static let stripeURL = environment["STRIPE_BASE_URL"] ?? "http://127.0.0.1:8420"
 
     static func s3(bucket: String) -> S3Configuration {
         S3Configuration(endpoint: awsEndpoint, bucket: bucket, region: "us-east-1",

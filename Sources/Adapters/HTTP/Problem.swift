@@ -41,6 +41,7 @@ extension Problem {
         switch kind {
         case .badRequest: .badRequest
         case .unauthorized: .unauthorized
+        case .paymentRequired: .init(code: 402, reasonPhrase: "Payment Required")
         case .forbidden: .forbidden
         case .notFound: .notFound
         case .conflict: .conflict

@@ -48,9 +48,12 @@ public enum DispatchEvents {
         public var by: JobActor
         public var reason: String?
         public var fee: Money?
+        /// On completion: the amount the provider states (at most the hold); nil means the hold.
+        public var finalAmount: Money?
         public var at: Date
 
-        public init(jobId: String, requestId: String, clientId: String, providerId: String, from: JobStatus, to: JobStatus, by: JobActor, reason: String? = nil, fee: Money? = nil, at: Date) {
+        public init(jobId: String, requestId: String, clientId: String, providerId: String, from: JobStatus, to: JobStatus, by: JobActor, reason: String? = nil, fee: Money? = nil,
+                    finalAmount: Money? = nil, at: Date) {
             self.jobId = jobId
             self.requestId = requestId
             self.clientId = clientId
@@ -60,6 +63,7 @@ public enum DispatchEvents {
             self.by = by
             self.reason = reason
             self.fee = fee
+            self.finalAmount = finalAmount
             self.at = at
         }
     }
@@ -125,11 +129,14 @@ public enum DispatchEvents {
         public var requestId: String
         public var clientId: String
         public var reason: String?
+        /// Set when the request ended because its job was cancelled (the job's event says more).
+        public var jobId: String?
 
-        public init(requestId: String, clientId: String, reason: String? = nil) {
+        public init(requestId: String, clientId: String, reason: String? = nil, jobId: String? = nil) {
             self.requestId = requestId
             self.clientId = clientId
             self.reason = reason
+            self.jobId = jobId
         }
     }
 

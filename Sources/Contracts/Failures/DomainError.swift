@@ -7,6 +7,8 @@ public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
         case badRequest
         /// No or no valid credentials (401).
         case unauthorized
+        /// Payment is needed or was refused (402).
+        case paymentRequired
         /// The caller may not do this (403).
         case forbidden
         /// No such thing, or not visible to the caller (404).

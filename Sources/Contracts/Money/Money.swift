@@ -83,3 +83,41 @@ extension CodingUserInfoKey {
     /// encodes its amount as a `Decimal` instead of a string.
     public static let nativeDecimals = CodingUserInfoKey(rawValue: "marketplace.nativeDecimals")!
 }
+
+extension Money {
+    /// The amount in the currency's minor units (cents for EUR), as payment services count; nil
+    /// when the amount has more decimals than the currency has minor digits.
+    public var minorUnits: Int? {
+        let scaled = amount * Money.scale(currency)
+        var value = scaled, rounded = Decimal()
+        NSDecimalRound(&rounded, &value, 0, .plain)
+        guard rounded == scaled else { return nil }
+        return NSDecimalNumber(decimal: rounded).intValue
+    }
+
+    public init(minorUnits: Int, currency: String) {
+        self.init(amount: Decimal(minorUnits) / Money.scale(currency), currency: currency)
+    }
+
+    /// This amount times `rate`, rounded half up to the currency's minor unit.
+    public func times(_ rate: Decimal) -> Money {
+        var value = amount * rate, rounded = Decimal()
+        NSDecimalRound(&rounded, &value, Money.minorUnitDigits(currency), .plain)
+        return Money(amount: rounded, currency: currency)
+    }
+
+    static func scale(_ currency: String) -> Decimal {
+        var scale = Decimal(1)
+        for _ in 0..<minorUnitDigits(currency) { scale *= 10 }
+        return scale
+    }
+
+    /// Sums of one currency only (a mix is a programming error, not input).
+    public static func + (lhs: Money, rhs: Money) -> Money {
+        precondition(lhs.currency == rhs.currency, "adding \(lhs.currency) to \(rhs.currency)")
+        return Money(amount: lhs.amount + rhs.amount, currency: lhs.currency)
+    }
+    public static func - (lhs: Money, rhs: Money) -> Money { lhs + -rhs }
+    public static prefix func - (value: Money) -> Money { Money(amount: -value.amount, currency: value.currency) }
+    public static func zero(_ currency: String) -> Money { Money(amount: 0, currency: currency) }
+}

@@ -3,13 +3,18 @@ import Hummingbird
 import Metrics
 import Prometheus
 
-/// A dependency that must answer for the process to be ready.
+/// A dependency that must answer for the process to be ready. A check that is not `critical`
+/// is reported in `/health/ready` without making the process unready: an outside service that
+/// is down (the payment service's open circuit) should not take every API pod out of the load
+/// balancer, since everything else still works.
 public struct ReadinessCheck: Sendable {
     public var name: String
+    public var critical: Bool
     public var check: @Sendable () async throws -> Void
 
-    public init(name: String, check: @escaping @Sendable () async throws -> Void) {
+    public init(name: String, critical: Bool = true, check: @escaping @Sendable () async throws -> Void) {
         self.name = name
+        self.critical = critical
         self.check = check
     }
 }
@@ -29,7 +34,7 @@ public enum HealthRoutes {
         }
         router.get("/health/ready") { _, _ -> Response in
             let results = await runChecks(checks, timeout: timeout)
-            let ready = results.values.allSatisfy { $0 == "ok" }
+            let ready = checks.filter(\.critical).allSatisfy { results[$0.name] == "ok" }
             let report = ReadinessReport(status: ready ? "ready" : "unavailable", checks: results)
             let encoder = JSONEncoder()
             encoder.outputFormatting = .sortedKeys

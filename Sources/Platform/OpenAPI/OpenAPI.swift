@@ -70,6 +70,7 @@ public enum OpenAPI {
     public static let problemDescriptions: [String: String] = [
         "400": "Malformed request (missing_field, invalid_field, malformed_json, invalid_parameter)",
         "401": "Not authenticated (unauthorized, invalid_token, invalid_credentials, invalid_refresh_token, refresh_token_reused)",
+        "402": "Payment needed or refused (payment_method_required, payment_declined)",
         "403": "Not allowed (forbidden, account_suspended, not_assigned_provider, not_a_member)",
         "404": "Not found (not_found)",
         "405": "Method not allowed on this path (method_not_allowed); Allow lists the methods",
@@ -77,7 +78,7 @@ public enum OpenAPI {
         "413": "Body too large (body_too_large)",
         "422": "A field is invalid (validation_failed, weak_password)",
         "429": "Too many attempts (too_many_attempts, rate_limited; Retry-After)",
-        "503": "A dependency does not answer (storage_unavailable; Retry-After)",
+        "503": "A dependency does not answer (storage_unavailable, payment_unavailable; Retry-After)",
     ]
 
     public static func problems(_ statuses: [String]) -> [String: Any] {

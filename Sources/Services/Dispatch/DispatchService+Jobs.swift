@@ -29,7 +29,9 @@ extension DispatchService {
 
     /// The assigned provider moves the job to the next status. Anything but the next step is 409
     /// `invalid_transition`; other callers get 403 (the client) or 404 (strangers).
-    public func advanceJob(_ caller: Caller, id: String, to target: Job.Status, traceparent: String?) async throws -> JobView {
+    /// Completing may state the final amount (at most the hold, in its currency); the hold is
+    /// captured when it is left out.
+    public func advanceJob(_ caller: Caller, id: String, to target: Job.Status, finalAmount: Money? = nil, traceparent: String?) async throws -> JobView {
         let job = try await visibleJob(caller, id: id)
         guard caller.userID == job.providerId else {
             throw DomainError(kind: .forbidden, code: "not_assigned_provider", title: "Only the job's provider advances it")
@@ -38,7 +40,20 @@ extension DispatchService {
             throw DomainError.conflict("invalid_transition", "a job that is \(job.status.rawValue) cannot become \(target.rawValue)"
                                    + (job.status.next.map { " (next: \($0.rawValue))" } ?? ""))
         }
-        return try await transition(job, to: target, by: .provider, reason: nil, fee: nil, traceparent: traceparent)
+        if let finalAmount {
+            guard target == .completed else { throw DomainError.validation("finalAmount: only when the status is completed") }
+            let ceiling = job.hold ?? job.budget
+            if let ceiling, finalAmount.currency != ceiling.currency {
+                throw DomainError.validation("finalAmount.currency: the hold is in \(ceiling.currency)")
+            }
+            guard finalAmount.amount > 0, finalAmount.minorUnits != nil else {
+                throw DomainError.validation("finalAmount.amount: a positive amount in whole \(finalAmount.currency) minor units")
+            }
+            if let ceiling, finalAmount.amount > ceiling.amount {
+                throw DomainError.validation("finalAmount.amount: at most the hold, \(ceiling.amountText) \(ceiling.currency)")
+            }
+        }
+        return try await transition(job, to: target, by: .provider, reason: nil, fee: nil, finalAmount: finalAmount, traceparent: traceparent)
     }
 
     /// The client or the provider (or an admin) cancels an active job, with a reason.
@@ -51,15 +66,16 @@ extension DispatchService {
         guard job.status.isActive else {
             throw DomainError.conflict("invalid_transition", "a job that is \(job.status.rawValue) cannot be cancelled")
         }
-        let fee = cancellation.fee(cancelledBy: actor, from: job.status, budget: job.budget)
+        // The fee never exceeds what the client agreed to: the budget, else the hold.
+        let fee = cancellation.fee(cancelledBy: actor, from: job.status, budget: job.budget ?? job.hold)
         return try await transition(job, to: .cancelled, by: actor, reason: reason, fee: fee, traceparent: traceparent)
     }
 
-    private func transition(_ job: Job, to target: Job.Status, by actor: JobActor, reason: String?, fee: Money?,
+    private func transition(_ job: Job, to target: Job.Status, by actor: JobActor, reason: String?, fee: Money?, finalAmount: Money? = nil,
                             traceparent: String?) async throws -> JobView {
         let now = Date()
         let change = DispatchEvents.JobStatusChanged(jobId: job._id, requestId: job.requestId, clientId: job.clientId, providerId: job.providerId,
-                                                     from: job.status, to: target, by: actor, reason: reason, fee: fee, at: now)
+                                                     from: job.status, to: target, by: actor, reason: reason, fee: fee, finalAmount: finalAmount, at: now)
         let event = try EventEnvelope(source: DispatchEvents.source, type: DispatchEvents.jobStatusChanged, aggregateID: job._id,
                                       payload: change, traceparent: traceparent)
         var set: BSONDocument = ["status": .string(target.rawValue), "updatedAt": .date(now)]
@@ -68,6 +84,7 @@ extension DispatchService {
             if let reason { set["cancellationReason"] = .string(reason) }
             if let fee { set["cancellationFee"] = try BSONEncoder().encodeValue(fee) }
         }
+        if let finalAmount { set["finalAmount"] = try BSONEncoder().encodeValue(finalAmount) }
         let step = try BSONEncoder().encodeValue(Job.Step(status: target, at: now, by: actor))
         let updated: Job? = try await mongo.withTransaction { [set] session in
             guard let updated = try session.collection(JobRepository.collectionName, as: Job.self)
@@ -81,7 +98,7 @@ extension DispatchService {
                     ["_id": .string(job.requestId), "status": "assigned"],
                     ["$set": ["status": "cancelled", "cancellationReason": .string(reason ?? ""), "updatedAt": .date(now)]])
                 try Outbox.append(try EventEnvelope(source: DispatchEvents.source, type: DispatchEvents.requestCancelled, aggregateID: job.requestId,
-                                                    payload: DispatchEvents.RequestCancelled(requestId: job.requestId, clientId: job.clientId, reason: reason),
+                                                    payload: DispatchEvents.RequestCancelled(requestId: job.requestId, clientId: job.clientId, reason: reason, jobId: job._id),
                                                     traceparent: traceparent), to: Topic.serviceRequests, in: session)
             }
             return updated

@@ -101,7 +101,7 @@ extension DispatchService {
             }
             try session.collection(JobRepository.collectionName, as: Job.self).insert(
                 Job(_id: jobID, requestId: offer.requestId, clientId: offer.clientId, providerId: offer.providerId, categoryId: offer.categoryId,
-                    budget: request.budget, status: .assigned, timeline: [Job.Step(status: .assigned, at: now, by: .provider)],
+                    budget: request.budget, hold: request.hold, status: .assigned, timeline: [Job.Step(status: .assigned, at: now, by: .provider)],
                     createdAt: now, updatedAt: now))
             try Outbox.append(accepted, to: Topic.offers, in: session)
             try Outbox.append(assigned, to: Topic.jobs, in: session)

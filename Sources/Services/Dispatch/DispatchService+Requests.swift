@@ -5,21 +5,29 @@ import MarketplaceMessaging
 import MarketplaceMongo
 
 /// Clients' service requests: create, read, list, cancel. Every change and its event are written
-/// in one transaction (outbox); the dispatch worker reacts to the events.
+/// in one transaction (outbox); the dispatch worker reacts to the events. With payments, a
+/// request is created only once a hold is on the client's card (402/503 otherwise, and nothing
+/// is created or dispatched).
 extension DispatchService {
     public func createRequest(_ caller: Caller, _ input: ServiceRequestInput, traceparent: String?) async throws -> ServiceRequestView {
         guard caller.role == .client else {
             throw DomainError(kind: .forbidden, code: "forbidden", title: "Only clients request services")
         }
         if let problem = input.problem() { throw DomainError.validation(problem) }
-        guard try await categories.isActive(input.categoryId) else {
+        guard let category = try await categories.findActive(input.categoryId) else {
             throw DomainError(kind: .unprocessableContent, code: "unknown_category", title: "No such category", detail: "categoryId '\(input.categoryId)'")
         }
+        let requestID = UUID().uuidString.lowercased()
+        var hold: PaymentHold?
+        if let holds {
+            let amount = input.budget ?? category.defaultHold ?? Money(amount: policy.defaultHold, currency: cancellation.defaultCurrency)
+            hold = try await holds.placeHold(requestID: requestID, clientID: caller.userID, amount: amount, traceparent: traceparent)
+        }
         let now = Date()
-        let request = ServiceRequest(_id: UUID().uuidString.lowercased(), clientId: caller.userID, categoryId: input.categoryId,
+        let request = ServiceRequest(_id: requestID, clientId: caller.userID, categoryId: input.categoryId,
                                      location: input.location, address: input.address, description: input.description,
-                                     scheduledFor: input.scheduledFor, budget: input.budget, status: .searching,
-                                     cancellationReason: nil, createdAt: now, updatedAt: now)
+                                     scheduledFor: input.scheduledFor, budget: input.budget, hold: hold?.amount, paymentId: hold?.paymentId,
+                                     status: .searching, cancellationReason: nil, createdAt: now, updatedAt: now)
         let event = try EventEnvelope(
             source: DispatchEvents.source, type: DispatchEvents.requestCreated, aggregateID: request._id,
             payload: DispatchEvents.RequestCreated(requestId: request._id, clientId: caller.userID, categoryId: input.categoryId,
@@ -27,9 +35,14 @@ extension DispatchService {
                                                    budget: input.budget?.amountText, currency: input.budget?.currency),
             traceparent: traceparent)
         let topic = Topic.serviceRequests
-        try await mongo.withTransaction { session in
-            try session.collection(ServiceRequestRepository.collectionName, as: ServiceRequest.self).insert(request)
-            try Outbox.append(event, to: topic, in: session)
+        do {
+            try await mongo.withTransaction { session in
+                try session.collection(ServiceRequestRepository.collectionName, as: ServiceRequest.self).insert(request)
+                try Outbox.append(event, to: topic, in: session)
+            }
+        } catch {
+            if let hold { await holds?.releaseHold(paymentID: hold.paymentId, reason: "request_not_created") }
+            throw error
         }
         return request.view
     }

@@ -11,6 +11,8 @@ public final class DispatchService: Sendable {
     let mongo: MongoClient
     let publisher: any EventPublisher
     let directory: any ProviderDirectory
+    /// Card holds for new requests (the Payments module); without it requests carry no hold.
+    let holds: (any PaymentHolds)?
     public let policy: DispatchPolicy
     public let cancellation: CancellationPolicy
     public let ranking: Ranking
@@ -22,8 +24,9 @@ public final class DispatchService: Sendable {
     let states: DispatchStateRepository
     let offerStats: ProviderOfferStatsRepository
 
-    public init(mongo: MongoClient, publisher: any EventPublisher, directory: any ProviderDirectory,
+    public init(mongo: MongoClient, publisher: any EventPublisher, directory: any ProviderDirectory, holds: (any PaymentHolds)? = nil,
                 policy: DispatchPolicy = .init(), cancellation: CancellationPolicy = .init(), ranking: Ranking = .init()) {
+        self.holds = holds
         self.ranking = ranking
         self.policy = policy
         self.cancellation = cancellation
@@ -45,11 +48,21 @@ public final class DispatchService: Sendable {
         public var slug: String?
         public var name: String
         public var description: String?
+        /// The hold for requests without a budget (payments); the platform's default when unset.
+        public var defaultHold: Money?
 
-        public init(slug: String?, name: String, description: String? = nil) {
+        public init(slug: String?, name: String, description: String? = nil, defaultHold: Money? = nil) {
             self.slug = slug
             self.name = name
             self.description = description
+            self.defaultHold = defaultHold
+        }
+
+        func validHold() throws -> Money? {
+            guard let hold = defaultHold else { return nil }
+            if hold.currency.range(of: "^[A-Z]{3}$", options: .regularExpression) == nil { throw DomainError.validation("defaultHold.currency: an ISO 4217 code like EUR") }
+            guard hold.amount > 0, hold.minorUnits != nil else { throw DomainError.validation("defaultHold.amount: a positive amount in whole minor units") }
+            return hold
         }
     }
 
@@ -64,7 +77,8 @@ public final class DispatchService: Sendable {
         }
         let name = try Self.validName(input.name)
         let now = Date()
-        let category = ServiceCategory(_id: slug, name: name, description: input.description, status: .active, createdAt: now, updatedAt: now)
+        let category = ServiceCategory(_id: slug, name: name, description: input.description, defaultHold: try input.validHold(), status: .active,
+                                       createdAt: now, updatedAt: now)
         do { try await categories.insert(category) } catch let error as MongoError where error.isDuplicateKey {
             throw DomainError.conflict("category_exists", "a category with slug '\(slug)' exists")
         }
@@ -75,6 +89,7 @@ public final class DispatchService: Sendable {
         guard caller.role == .admin else { throw DomainError.forbidden }
         var set: BSONDocument = ["name": .string(try Self.validName(input.name)), "updatedAt": .date(Date())]
         if let description = input.description { set["description"] = .string(description) }
+        if let hold = try input.validHold() { set["defaultHold"] = try BSONEncoder().encodeValue(hold) }
         guard let updated = try await categories.updateActive(slug, set: set) else {
             throw DomainError.notFound("category '\(slug)'")
         }

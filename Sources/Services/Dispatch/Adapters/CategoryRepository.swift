@@ -22,6 +22,10 @@ struct CategoryRepository: Sendable {
         try await categories.count(["_id": .string(slug), "status": "active"]) == 1
     }
 
+    func findActive(_ slug: String) async throws -> ServiceCategory? {
+        try await categories.findOne(["_id": .string(slug), "status": "active"])
+    }
+
     /// Throws `MongoError.duplicateKey` when the slug exists.
     func insert(_ category: ServiceCategory) async throws { try await categories.insert(category) }
 

@@ -18,18 +18,21 @@ public struct Job: Codable, Sendable, Equatable {
     public var providerId: String
     public var categoryId: String?
     public var budget: Money?
+    /// The card hold on the request (payments): what completion may capture at most.
+    public var hold: Money?
     public var status: Status
     public var timeline: [Step]?
     public var cancelledBy: JobActor?
     public var cancellationReason: String?
     public var cancellationFee: Money?
+    public var finalAmount: Money?
     public var createdAt: Date
     public var updatedAt: Date
 
     public var view: JobView {
         JobView(id: _id, requestId: requestId, clientId: clientId, providerId: providerId, categoryId: categoryId, status: status,
                 timeline: timeline ?? [], cancelledBy: cancelledBy, cancellationReason: cancellationReason,
-                cancellationFee: cancellationFee, createdAt: createdAt, updatedAt: updatedAt)
+                cancellationFee: cancellationFee, hold: hold, finalAmount: finalAmount, createdAt: createdAt, updatedAt: updatedAt)
     }
 }
 
@@ -44,6 +47,8 @@ public struct JobView: Codable, Sendable, Equatable {
     public var cancelledBy: JobActor?
     public var cancellationReason: String?
     public var cancellationFee: Money?
+    public var hold: Money?
+    public var finalAmount: Money?
     public var createdAt: Date
     public var updatedAt: Date
 }

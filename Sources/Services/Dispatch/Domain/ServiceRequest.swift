@@ -17,6 +17,9 @@ public struct ServiceRequest: Codable, Sendable, Equatable {
     public var description: String
     public var scheduledFor: Date?
     public var budget: Budget?
+    /// The card hold placed for it (payments), and its payment.
+    public var hold: Money?
+    public var paymentId: String?
     public var status: Status
     public var cancellationReason: String?
     public var createdAt: Date
@@ -24,7 +27,7 @@ public struct ServiceRequest: Codable, Sendable, Equatable {
 
     public var view: ServiceRequestView {
         ServiceRequestView(id: _id, clientId: clientId, categoryId: categoryId, location: location, address: address,
-                           description: description, scheduledFor: scheduledFor, budget: budget, status: status,
+                           description: description, scheduledFor: scheduledFor, budget: budget, hold: hold, paymentId: paymentId, status: status,
                            cancellationReason: cancellationReason, createdAt: createdAt)
     }
 }
@@ -38,6 +41,8 @@ public struct ServiceRequestView: Codable, Sendable, Equatable {
     public var description: String
     public var scheduledFor: Date?
     public var budget: ServiceRequest.Budget?
+    public var hold: Money?
+    public var paymentId: String?
     public var status: ServiceRequest.Status
     public var cancellationReason: String?
     public var createdAt: Date
@@ -73,6 +78,7 @@ public struct ServiceRequestInput: Codable, Sendable {
         if let budget {
             if budget.currency.range(of: "^[A-Z]{3}$", options: .regularExpression) == nil { return "budget.currency: an ISO 4217 code like EUR" }
             guard budget.amount > 0 else { return "budget.amount: a positive amount" }
+            guard budget.minorUnits != nil else { return "budget.amount: at most \(Money.minorUnitDigits(budget.currency)) decimals in \(budget.currency)" }
         }
         return nil
     }

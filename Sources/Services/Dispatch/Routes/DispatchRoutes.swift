@@ -7,7 +7,7 @@ import MarketplaceHTTP
 public enum DispatchRoutes {
     struct AvailabilityRequest: Decodable { var online: Bool }
     struct CancelRequest: Decodable { var reason: String? }
-    struct StatusRequest: Decodable { var status: String }
+    struct StatusRequest: Decodable { var status: String; var finalAmount: Money? }
 
     public static func register(on router: Router<AppRequestContext>, service: DispatchService, search: ProviderSearch) {
         router.get("/v1/providers") { request, _ in
@@ -91,7 +91,7 @@ public enum DispatchRoutes {
                 throw DomainError.validation("status: en_route, arrived, in_progress or completed (cancel with POST /v1/jobs/{id}/cancel)")
             }
             return try jsonResponse(try await service.advanceJob(caller, id: try context.parameters.require("id"), to: target,
-                                                                 traceparent: request.traceparent))
+                                                                 finalAmount: body.finalAmount, traceparent: request.traceparent))
         }
         jobs.post("/{id}/cancel") { request, context in
             let caller = try context.requireCaller()

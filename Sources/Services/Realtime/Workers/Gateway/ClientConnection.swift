@@ -25,6 +25,9 @@ final class ClientConnection: Sendable {
 
     private struct State: Sendable {
         var phase: Phase
+        /// Who this client authenticated as; kept after the connection closes, so that cleaning up
+        /// (presence, leave pushes) still knows whose entries to remove.
+        var info: ClientInfo?
         var subscriptions: [String: Subscription] = [:]
         var tokens: Double
         var refilledAt = ContinuousClock.now
@@ -100,11 +103,16 @@ final class ClientConnection: Sendable {
     var phase: Phase { state.withLock { $0.phase } }
     var disconnectReason: Disconnect? { state.withLock { $0.disconnect } }
     var caller: Caller? { if case .connected(let caller, _) = phase { caller } else { nil } }
-    var info: ClientInfo? { caller.map { ClientInfo(user: $0.userID, client: id) } }
+    var info: ClientInfo? { state.withLock { $0.info } }
     var subscriptionNames: [String] { state.withLock { Array($0.subscriptions.keys) } }
     var subscriptionCount: Int { state.withLock { $0.subscriptions.count } }
 
-    func connected(_ caller: Caller, expiresAt: Date) { state.withLock { $0.phase = .connected(caller, expiresAt: expiresAt) } }
+    func connected(_ caller: Caller, expiresAt: Date) {
+        state.withLock { state in
+            state.phase = .connected(caller, expiresAt: expiresAt)
+            state.info = ClientInfo(user: caller.userID, client: id)
+        }
+    }
     func refreshed(expiresAt: Date) {
         state.withLock { if case .connected(let caller, _) = $0.phase { $0.phase = .connected(caller, expiresAt: expiresAt) } }
     }

@@ -80,10 +80,19 @@ extension PaymentService {
 
     /// Makes the payment's pending Stripe call (again) and settles its result. Transient failures
     /// leave it pending with the next attempt scheduled; returns the payment as it is after.
+    ///
+    /// The operation is claimed first (its next attempt moved a lease ahead, compare-and-set), so
+    /// that the retry chore of another instance never makes the same call at the same time: a
+    /// payment service that ignores idempotency keys would otherwise refund twice.
     @discardableResult
     func performPending(id: String) async -> Payment? {
         do {
-            guard let payment = try await payments.find(id: id), let operation = payment.pending else { return try await payments.find(id: id) }
+            guard let found = try await payments.find(id: id), var operation = found.pending else { return try await payments.find(id: id) }
+            operation.nextAttemptAt = Date().addingTimeInterval(Self.operationLease)
+            var claimed = found
+            claimed.pending = operation
+            guard try await commit(claimed, readAt: found.version) else { return try await payments.find(id: id) }  // another caller has it
+            guard let payment = try await payments.find(id: id), payment.pending?.key == operation.key else { return try await payments.find(id: id) }
             do {
                 switch operation.kind {
                 case .capture:
@@ -210,6 +219,9 @@ extension PaymentService {
         logger.warning("payment \(payment._id): \(operation.kind.rawValue) postponed (attempt \(operation.attempts)): \(error)")
         return try await payments.find(id: payment._id)
     }
+
+    /// How long a claimed operation is left to its claimer before another may try it.
+    static let operationLease: TimeInterval = 60
 
     // MARK: chores
 

@@ -112,7 +112,7 @@ public struct StripeClient: PaymentProvider {
     /// localstripe only (development and tests): deliver its webhooks for every event to `url`,
     /// signed with `secret`. Real Stripe's endpoints are set up in its dashboard.
     public func registerLocalstripeWebhook(id: String, url: String, secret: String) async throws {
-        _ = try await exchange("POST", "/_config/webhooks/\(Self.path(id))", query: [], form: [("url", url), ("secret", secret)], key: nil)
+        _ = try await exchange("POST", "/_config/webhooks/\(Self.path(id))", query: [], form: [("url", url), ("secret", secret)], key: nil, answersJSON: false)
     }
 
     // MARK: HTTP
@@ -158,7 +158,8 @@ public struct StripeClient: PaymentProvider {
         }
     }
 
-    private func exchange(_ method: String, _ path: String, query: [(String, String)], form: [(String, String)], key: String?) async throws -> JSONObject {
+    private func exchange(_ method: String, _ path: String, query: [(String, String)], form: [(String, String)], key: String?,
+                          answersJSON: Bool = true) async throws -> JSONObject {
         var url = configuration.baseURL + path
         if !query.isEmpty { url += "?" + Self.formEncode(query) }
         var request = HTTPClientRequest(url: url)
@@ -183,6 +184,7 @@ public struct StripeClient: PaymentProvider {
         let status = Int(response.status.code)
         let object = (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any]
         if (200..<300).contains(status), let object { return JSONObject(object) }
+        if (200..<300).contains(status), !answersJSON { return JSONObject([:]) }
         let error = (object?["error"] as? [String: Any]).map(JSONObject.init)
         let message = error?["message"] as? String ?? String(buffer: body).prefix(200).description
         let code = error?["code"] as? String

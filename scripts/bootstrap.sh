@@ -91,4 +91,4 @@ if [ ! -e "$STACK/lib/librdkafka.so.1" ]; then
   ln -sf "$rdk" "$STACK/lib/librdkafka.so.1"
 fi
 
-echo "bootstrap: done (tansu, librdkafka runtime, secantusdb, redis, moto, aiosmtpd ready)"
+echo "bootstrap: done (tansu, librdkafka runtime, secantusdb, redis, moto, aiosmtpd, localstripe ready)"

@@ -12,7 +12,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "marketplace-bench",
         abstract: "Benchmarks: our adapters against the raw C libraries, same servers, same run (figures in docs/benchmarks.md).",
-        subcommands: [KafkaBench.self, MongoBench.self, RealtimeBench.self, FanOutCeilingBench.self, DispatchBench.self, ChatBench.self, NotificationsBench.self])
+        subcommands: [KafkaBench.self, MongoBench.self, RealtimeBench.self, FanOutCeilingBench.self, DispatchBench.self, ChatBench.self, NotificationsBench.self, PaymentsBench.self])
 
     /// The machine's state, printed with every run (the figures depend on it).
     static var machine: String {
@@ -132,6 +132,22 @@ struct Bench: AsyncParsableCommand {
             for line in try await ChatBenchmark(platform: platform, conversations: conversations, rate: rate, seconds: seconds, pages: pages).run() {
                 print(line)
             }
+            await platform.close()
+        }
+    }
+
+    struct PaymentsBench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "payments",
+            abstract: "Payments: Stripe webhook intake (verify + store + 2xx) beside a raw libmongoc insert loop; signature verification alone.")
+        @Option var events = 1_000
+        @Option var rounds = 3
+
+        func run() async throws {
+            let configuration = try await PlatformConfiguration.load()
+            let platform = try Platform(configuration: configuration, logger: Logger(label: "bench"))
+            print(Bench.machine)
+            for line in try await PaymentBenchmark(platform: platform, events: events, rounds: rounds).run() { print(line) }
             await platform.close()
         }
     }

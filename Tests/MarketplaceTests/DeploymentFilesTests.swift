@@ -71,7 +71,8 @@ struct DeploymentFilesTests {
         let groups = try #require(rules["groups"] as? [[String: Any]])
         let expressions = groups.flatMap { ($0["rules"] as? [[String: Any]] ?? []).compactMap { $0["expr"] as? String } }
         #expect(!expressions.isEmpty)
-        for metric in ["kafka_consumer_lag", "outbox_relay_failures_total", "kafka_queue_messages", "realtime_slow_consumer_disconnects_total", "realtime_delivery_delay_seconds"] {
+        for metric in ["kafka_consumer_lag", "outbox_relay_failures_total", "kafka_queue_messages", "realtime_slow_consumer_disconnects_total", "realtime_delivery_delay_seconds",
+                       "payments_failed_total", "payment_webhooks_total", "stripe_circuit_state"] {
             #expect(expressions.contains { $0.contains(metric) }, "no rule on \(metric)")
         }
         let dashboard = try JSONSerialization.jsonObject(with: Data(contentsOf: Self.root.appendingPathComponent("monitoring/grafana/marketplace-platform.json")))

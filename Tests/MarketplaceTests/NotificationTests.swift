@@ -536,7 +536,8 @@ struct NotificationTests {
     func templates() async throws {
         let renderer = try await TemplateRenderer.bundled()
         let values = ["name": "Zé <b>", "otherName": "Ana", "providerName": "Ana", "reason": "chuva", "senderName": "Ana", "preview": "Oi",
-                      "title": "T", "body": "B", "link": "http://x/reset?token=abc", "expiresAt": "2026-12-02T10:00:00Z", "provider": "yes"]
+                      "title": "T", "body": "B", "link": "http://x/reset?token=abc", "expiresAt": "2026-12-02T10:00:00Z", "provider": "yes",
+                      "amount": "64.00 EUR"]
         for locale in NotificationPreferences.supportedLocales {
             for kind in NotificationKind.allCases {
                 for part in TemplateRenderer.Part.allCases where renderer.has(kind, part, locale: locale) {
@@ -550,6 +551,10 @@ struct NotificationTests {
         #expect(try renderer.render(.welcome, .text, locale: "en", values: values).contains("Zé <b>"))
         #expect(try renderer.render(.jobCancelled, .body, locale: "pt-BR", values: ["otherName": "Ana"]) == "Ana cancelou o serviço.")
         #expect(try renderer.render(.jobCancelled, .body, locale: "en", values: ["otherName": "Ana", "reason": "rain"]) == "Ana cancelled the job. Reason: rain")
+        #expect(try renderer.render(.paymentReceipt, .body, locale: "pt-BR", values: ["amount": "5.00 EUR", "fee": "yes"])
+                == "Taxa de cancelamento cobrada: 5.00 EUR. O restante da reserva foi liberado.")
+        #expect(try renderer.render(.paymentReceipt, .body, locale: "en", values: ["amount": "64.00 EUR", "otherName": "Ana"])
+                == "You paid 64.00 EUR for the job with Ana. The rest of the hold was released.")
     }
 
     @Test("quiet hours across midnight, in the user's time zone; the planner's choices")

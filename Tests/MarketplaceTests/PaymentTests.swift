@@ -430,13 +430,14 @@ struct PaymentTests {
         ((try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any])?["id"] as? String ?? ""
     }
 
-    @Test("through Kafka and the workers: completion captures; partial and full refunds reverse the split; refunds above the capture or in another currency are refused")
+    @Test("through Kafka and the workers: completion captures; partial and full refunds reverse the split; refunds above the capture or in another currency are refused; the client gets a receipt and refund notices")
     func refundsThroughTheWorkers() async throws {
         let h = try await D.harness(payments: Options())
         for topic in h.topics.names([.serviceRequests, .jobs, .offers, .payments]) { try await h.platform.admin.ensureTopic(topic, partitions: 2) }
+        try await NotificationTests.ensureTopics(h)
         let (group, running) = NotificationTests.run([
             OutboxRelay(mongo: h.platform.mongo, producer: h.platform.producer, topics: h.topics, configuration: .init(idleInterval: .milliseconds(20))),
-            try h.worker("payments"),
+            try h.worker("payments"), try h.worker("notifications"),
         ])
         let index = ProviderPresenceIndex(redis: h.platform.redis)
         try await h.app.test(.router) { client in
@@ -487,6 +488,15 @@ struct PaymentTests {
             #expect(try await Self.paymentEvents(h, paymentID) == [PaymentEvents.authorized, PaymentEvents.captured, PaymentEvents.refunded, PaymentEvents.refunded].map(\.rawValue))
             #expect(try await Self.service(h).reconcile(payment.createdAt.addingTimeInterval(-1)..<Date()).filter { $0.paymentId == paymentID }.isEmpty)
             try await Self.expectLedgerBalanced(h, client, admin: admin)
+
+            // The client's feed: a receipt for the capture, a notice for each refund (pt-BR by default).
+            #expect(try await eventually(timeout: .seconds(30)) {
+                try await NotificationTests.feed(client, token: customer.accessToken).notifications.filter { $0.kind.hasPrefix("payment-") }.count == 3
+            })
+            let payments = try await NotificationTests.feed(client, token: customer.accessToken).notifications.filter { $0.kind.hasPrefix("payment-") }
+            #expect(Set(payments.map(\.body)) == ["Você pagou 80.00 EUR pelo serviço com Ana Lima. O restante da reserva foi liberado.",
+                                                  "Devolvemos 20.00 EUR ao seu cartão. Motivo: late arrival",
+                                                  "Devolvemos 60.00 EUR ao seu cartão. Motivo: the rest"], "\(payments.map(\.body))")
         }
         await group.triggerGracefulShutdown()
         _ = await running.result

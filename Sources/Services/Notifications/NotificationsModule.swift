@@ -132,7 +132,7 @@ public struct NotificationsModule: ServiceModule {
             // Domain events → feed entries and send requests (once each, through the inbox); waiting
             // sends (quiet hours, SMS fallbacks) released when due; a deleted account's data erased.
             .consumer("notifications", summary: "decides who hears of offers, job changes, chat messages and account events, and how") { module in
-                ConsumerWorker(topics: [.offers, .jobs, .chatMessages, .users, .auth], group: "notifications-planner", fetchWaitMaxMillis: 20, chores: [
+                ConsumerWorker(topics: [.offers, .jobs, .chatMessages, .users, .auth, .payments], group: "notifications-planner", fetchWaitMaxMillis: 20, chores: [
                     PeriodicChore("releasing waiting notifications", every: .seconds(1)) { try await module.service.releaseDueSends() },
                 ]) { [inbox = module.service.plannerInbox] event in
                     if event.type == IdentityEvents.userDeleted {

@@ -49,7 +49,7 @@ public struct DeliveryPlanner: Sendable {
         case .offerReceived: 60
         case .jobAssigned, .jobEnRoute, .jobArrived, .jobInProgress: 900
         case .jobCompleted, .jobCancelled: 3_600
-        case .chatMessage, .announcement, .passwordReset, .welcome: 86_400
+        case .chatMessage, .announcement, .passwordReset, .welcome, .paymentReceipt, .paymentRefunded: 86_400
         }
     }
 }

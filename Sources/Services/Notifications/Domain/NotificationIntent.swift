@@ -30,7 +30,8 @@ public struct NotificationIntent: Sendable, Equatable {
 
     /// What `event` means to whom: offers to the provider; job changes to the other party (both
     /// when an admin made them); a chat message to the members who did not write it; a welcome
-    /// and a password-reset e-mail to the account's owner.
+    /// and a password-reset e-mail to the account's owner; a receipt for each capture and a notice
+    /// of each refund to the client who paid.
     public static func from(_ event: EventEnvelope, resetLink: (String) -> String) throws -> [NotificationIntent] {
         switch event.type {
         case DispatchEvents.offerSent:
@@ -65,6 +66,17 @@ public struct NotificationIntent: Sendable, Equatable {
                                    jobId: sent.jobId, data: ["jobId": sent.jobId, "seq": String(sent.message.seq)],
                                    sourceEventId: event.id, eventTime: event.time)
             }
+        case PaymentEvents.captured, PaymentEvents.refunded:
+            let payment = try event.decode(PaymentEvents.PaymentChanged.self)
+            var values = ["amount": payment.amount.description]
+            if payment.reason == "cancellation_fee" { values["fee"] = "yes" }
+            if event.type == PaymentEvents.refunded, let reason = payment.reason, !reason.isEmpty { values["reason"] = reason }
+            var data = ["paymentId": payment.paymentId]
+            if let jobId = payment.jobId { data["jobId"] = jobId }
+            return [NotificationIntent(recipientId: payment.clientId, kind: event.type == PaymentEvents.captured ? .paymentReceipt : .paymentRefunded,
+                                       // Not tied to the job's updates (no jobId): a receipt neither collapses nor supersedes them.
+                                       values: values, people: payment.providerId.map { ["otherName": $0] } ?? [:], data: data,
+                                       sourceEventId: event.id, eventTime: event.time)]
         case IdentityEvents.userRegistered:
             let user = try event.decode(IdentityEvents.UserRegistered.self)
             var values: [String: String] = [:]

@@ -8,6 +8,8 @@ public enum NotificationKind: String, Codable, Sendable, CaseIterable {
     case jobCompleted = "job-completed"
     case jobCancelled = "job-cancelled"
     case chatMessage = "chat-message"
+    case paymentReceipt = "payment-receipt"
+    case paymentRefunded = "payment-refunded"
     case announcement
     case passwordReset = "password-reset"
     case welcome
@@ -16,6 +18,7 @@ public enum NotificationKind: String, Codable, Sendable, CaseIterable {
         switch self {
         case .offerReceived, .jobAssigned, .jobEnRoute, .jobArrived, .jobInProgress, .jobCompleted, .jobCancelled: .jobs
         case .chatMessage: .chat
+        case .paymentReceipt, .paymentRefunded: .payments
         case .announcement: .marketing
         case .passwordReset, .welcome: .account
         }
@@ -39,6 +42,7 @@ public enum NotificationKind: String, Codable, Sendable, CaseIterable {
         switch self {
         case .passwordReset, .welcome: [.email]
         case .chatMessage: [.push]
+        case .paymentReceipt, .paymentRefunded: [.inApp, .push, .email]
         case .jobArrived, .jobCancelled: [.inApp, .push, .sms]
         default: [.inApp, .push]
         }

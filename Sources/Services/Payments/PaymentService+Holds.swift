@@ -16,7 +16,7 @@ extension PaymentService: PaymentHolds {
         let intent: ProviderIntent
         do {
             intent = try await provider.authorize(HoldRequest(amount: minor, currency: amount.currency, customer: customer.customerId,
-                                                              paymentMethod: method, metadata: ["request_id": requestID, "client_id": clientID],
+                                                              paymentMethod: method, metadata: ["request_id": requestID, "client_id": clientID, "ledger": ledgerName],
                                                               idempotencyKey: "hold-\(requestID)"))
         } catch let error as PaymentProviderError {
             metrics.operation("hold", StripeClient.outcome(error))

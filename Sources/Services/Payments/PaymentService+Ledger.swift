@@ -160,7 +160,8 @@ extension PaymentService {
             }
         }
         let known = Set(ours.map(\.intentId))
-        for intent in theirs where range.contains(intent.created) && !known.contains(intent.id) && intent.metadata["request_id"] != nil {
+        for intent in theirs where range.contains(intent.created) && !known.contains(intent.id) && intent.metadata["request_id"] != nil
+            && intent.metadata["ledger"] == ledgerName {
             if try await payments.find(intent: intent.id) == nil {
                 differences.append(Difference(paymentId: nil, intentId: intent.id, problem: "a PaymentIntent of request \(intent.metadata["request_id"]!) that no payment records"))
             }

@@ -30,6 +30,9 @@ public final class PaymentService: Sendable {
     public let mongo: MongoClient
     public let provider: any PaymentProvider
     public let settings: Settings
+    /// Names this platform's ledger (its MongoDB database) in every PaymentIntent's metadata, so
+    /// that reconciliation counts only this platform's intents of a shared Stripe account.
+    public let ledgerName: String
     let webhookSignature: StripeSignature
     let contacts: (any ContactDirectory)?
     let payments: PaymentRepository
@@ -42,6 +45,7 @@ public final class PaymentService: Sendable {
     public init(mongo: MongoClient, provider: any PaymentProvider, webhookSecrets: [String], contacts: (any ContactDirectory)? = nil,
                 settings: Settings = .init(), logger: Logger = Logger(label: "payments")) {
         self.mongo = mongo
+        self.ledgerName = mongo.database
         self.provider = provider
         self.settings = settings
         self.webhookSignature = StripeSignature(secrets: webhookSecrets)

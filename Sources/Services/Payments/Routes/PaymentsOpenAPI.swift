@@ -28,8 +28,9 @@ extension OpenAPI {
             "/v1/payments/webhooks/stripe": ["post": [
                 "summary": "Stripe's webhook: verified over the raw body (Stripe-Signature), stored, processed afterwards",
                 "tags": ["payments"],
-                "parameters": [["name": "Stripe-Signature", "in": "header", "required": true, "schema": string,
-                                "description": "t=<unix time>,v1=<HMAC-SHA256 hex>"]],
+                "parameters": [["name": "Stripe-Signature", "in": "header", "required": true,
+                                "schema": ["type": "string", "pattern": "^t=[0-9]+(,v[0-9]+=[0-9a-zA-Z]+)*,v1=[0-9a-f]{64}(,v[0-9]+=[0-9a-zA-Z]+)*$"],
+                                "description": "t=<unix time>,v1=<HMAC-SHA256 hex> (a forged or stale one is 400 all the same)"]],
                 "requestBody": ["required": true, "content": ["application/json": ["schema": ["type": "object"]]]],
                 "responses": merge(ok("WebhookReceipt"), problems(["400", "413"])),
             ]],

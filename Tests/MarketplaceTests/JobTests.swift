@@ -65,11 +65,17 @@ struct JobTests {
             #expect(response.status == .created)
             return try JSONDecoder.iso.decode(ServiceRequestView.self, from: response.body)
         }
-        try await h.dispatch.dispatch(try await D.createdEvent(h, requestID: request.id), index: index)
+        return try await accepted(h, client, requestID: request.id, index: index, provider: provider)
+    }
+
+    /// Dispatches the request (as the worker would) and has `provider` accept its offer: the job id.
+    static func accepted(_ h: D.Harness, _ client: some TestClientProtocol, requestID: String, index: ProviderPresenceIndex,
+                         provider: T.Tokens) async throws -> String {
+        try await h.dispatch.dispatch(try await D.createdEvent(h, requestID: requestID), index: index)
         let offers: [OfferView] = try await client.execute(uri: "/v1/offers", method: .get, headers: T.bearer(provider.accessToken)) { response throws in
             try JSONDecoder.iso.decode([OfferView].self, from: response.body)
         }
-        let offer = try #require(offers.first { $0.requestId == request.id })
+        let offer = try #require(offers.first { $0.requestId == requestID })
         return try await client.execute(uri: "/v1/offers/\(offer.id)/accept", method: .post, headers: T.bearer(provider.accessToken)) { response throws in
             #expect(response.status == .ok)
             return try JSONDecoder.iso.decode(DispatchService.Acceptance.self, from: response.body).jobId

@@ -68,15 +68,7 @@ struct PaymentTests {
     /// Offers the request to `provider` and has them accept: the job id.
     static func assign(_ h: D.Harness, _ client: some TestClientProtocol, request: ServiceRequestView, index: ProviderPresenceIndex,
                        provider: T.Tokens) async throws -> String {
-        try await h.dispatch.dispatch(try await D.createdEvent(h, requestID: request.id), index: index)
-        let offers: [OfferView] = try await client.execute(uri: "/v1/offers", method: .get, headers: T.bearer(provider.accessToken)) { response throws in
-            try JSONDecoder.iso.decode([OfferView].self, from: response.body)
-        }
-        let offer = try #require(offers.first { $0.requestId == request.id })
-        return try await client.execute(uri: "/v1/offers/\(offer.id)/accept", method: .post, headers: T.bearer(provider.accessToken)) { response throws in
-            #expect(response.status == .ok)
-            return try JSONDecoder.iso.decode(DispatchService.Acceptance.self, from: response.body).jobId
-        }
+        try await JobTests.accepted(h, client, requestID: request.id, index: index, provider: provider)
     }
 
     /// Dispatch's events so far, as the `payments` worker receives them from Kafka, in the order

@@ -164,10 +164,18 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
         ], path: "Sources/Services/Payments", swiftSettings: strict),
 
+        // Analytics: event-time aggregates for providers and admins.
+        .target(name: "MarketplaceAnalytics", dependencies: [
+            "MarketplaceContracts", "MarketplaceMongo", "MarketplaceMessaging", "MarketplaceHTTP", "MarketplacePlatform",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+        ], path: "Sources/Services/Analytics", swiftSettings: strict),
+
         // The composition: the one list of modules the executables run.
         .target(name: "MarketplaceApp", dependencies: [
             "MarketplacePlatform", "MarketplaceIdentity", "MarketplaceDispatch", "MarketplaceRealtime", "MarketplaceChat", "MarketplaceNotifications",
-            "MarketplacePayments",
+            "MarketplacePayments", "MarketplaceAnalytics",
         ], path: "Sources/App", swiftSettings: strict),
 
         .executableTarget(name: "marketplace", dependencies: [
@@ -199,7 +207,7 @@ let package = Package(
         .testTarget(name: "MarketplaceTests", dependencies: [
             "MarketplaceContracts", "MarketplaceKafka", "MarketplaceMongo", "MarketplaceRedis",
             "MarketplaceMessaging", "MarketplacePlatform", "MarketplaceHTTP", "MarketplaceIdentity", "MarketplaceDispatch",
-            "MarketplaceRealtime", "MarketplaceChat", "MarketplaceNotifications", "MarketplaceAWS", "MarketplaceSMTP", "MarketplaceApp", "MarketplacePayments",
+            "MarketplaceRealtime", "MarketplaceChat", "MarketplaceNotifications", "MarketplaceAWS", "MarketplaceSMTP", "MarketplaceApp", "MarketplacePayments", "MarketplaceAnalytics",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),

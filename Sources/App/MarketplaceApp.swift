@@ -1,3 +1,4 @@
+import MarketplaceAnalytics
 import MarketplaceChat
 import MarketplaceDispatch
 import MarketplaceIdentity
@@ -20,6 +21,7 @@ public enum MarketplaceApp {
         RealtimeModule.self,
         ChatModule.self,
         NotificationsModule.self,
+        AnalyticsModule.self,
     ]
 
     /// Every worker `marketplace worker <name>` can run, with its summary.

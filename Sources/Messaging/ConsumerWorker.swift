@@ -18,6 +18,21 @@ public struct ConsumerWorker: Sendable {
     /// Called once per event, in partition order; throwing retries it (transient failures
     /// without limit), then dead-letters the record.
     public var handle: @Sendable (EventEnvelope) async throws -> Void
+    /// Set for a worker that takes each fetched batch at once (`init(batchTopics:...)`).
+    public var handleBatch: (@Sendable ([EventEnvelope]) async throws -> Void)?
+
+    /// A worker that gets every fetched batch at once, in partition order: an aggregator writes
+    /// once per batch instead of once per event. A record that is not a CloudEvent is
+    /// dead-lettered alone.
+    public init(topics: [Topic], group: String, fetchWaitMaxMillis: Int = 100, chores: [PeriodicChore] = [],
+                handleBatch: @escaping @Sendable ([EventEnvelope]) async throws -> Void) {
+        self.topics = topics
+        self.group = group
+        self.fetchWaitMaxMillis = fetchWaitMaxMillis
+        self.chores = chores
+        self.handle = { try await handleBatch([$0]) }
+        self.handleBatch = handleBatch
+    }
 
     public init(topics: [Topic], group: String, fetchWaitMaxMillis: Int = 100, chores: [PeriodicChore] = [],
                 handle: @escaping @Sendable (EventEnvelope) async throws -> Void) {
@@ -56,10 +71,17 @@ public struct ConsumerWorkerService: Service {
         let configuration = KafkaConsumerConfiguration(client: kafka, groupID: topics.group(worker.group), topics: topics.names(worker.topics),
                                                        fetchWaitMaxMillis: worker.fetchWaitMaxMillis)
         let handle = worker.handle
-        consumer = KafkaConsumerService(configuration: configuration, retry: retry,
-                                        deadLetter: .init(producer: producer, topic: topics.name(.deadLetter)), logger: logger) { record in
-            // A record that is not a CloudEvent fails here, without retries helping: it is dead-lettered.
-            try await handle(try CloudEventsKafka.event(from: record))
+        let deadLetter = KafkaConsumerService.DeadLetter(producer: producer, topic: topics.name(.deadLetter))
+        if let handleBatch = worker.handleBatch {
+            consumer = KafkaConsumerService(configuration: configuration, retry: retry, deadLetter: deadLetter, logger: logger) { records in
+                // One record that is not a CloudEvent fails the batch; taken apart, it alone is dead-lettered.
+                try await handleBatch(try records.map(CloudEventsKafka.event(from:)))
+            }
+        } else {
+            consumer = KafkaConsumerService(configuration: configuration, retry: retry, deadLetter: deadLetter, logger: logger) { record in
+                // A record that is not a CloudEvent fails here, without retries helping: it is dead-lettered.
+                try await handle(try CloudEventsKafka.event(from: record))
+            }
         }
     }
 

@@ -41,6 +41,8 @@ public struct KafkaConsumerService: Service {
     public let deadLetter: DeadLetter?
     public let logger: Logger
     let handler: @Sendable (KafkaRecord) async throws -> Void
+    /// Set in batch mode: the records the poll thread handed over together, in partition order.
+    let batchHandler: (@Sendable ([KafkaRecord]) async throws -> Void)?
 
     public init(configuration: KafkaConsumerConfiguration, retry: RetryPolicy = .init(), deadLetter: DeadLetter? = nil,
                 logger: Logger = Logger(label: "kafka.consumer.service"), handler: @escaping @Sendable (KafkaRecord) async throws -> Void) {
@@ -49,6 +51,20 @@ public struct KafkaConsumerService: Service {
         self.deadLetter = deadLetter
         self.logger = logger
         self.handler = handler
+        self.batchHandler = nil
+    }
+
+    /// Batch mode: `handler` gets each fetched batch at once (an aggregator writes once per
+    /// batch). A batch that keeps failing for a reason other than a transient one is taken apart:
+    /// each record alone, so that only the record at fault is dead-lettered.
+    public init(configuration: KafkaConsumerConfiguration, retry: RetryPolicy = .init(), deadLetter: DeadLetter? = nil,
+                logger: Logger = Logger(label: "kafka.consumer.service"), batchHandler: @escaping @Sendable ([KafkaRecord]) async throws -> Void) {
+        self.configuration = configuration
+        self.retry = retry
+        self.deadLetter = deadLetter
+        self.logger = logger
+        self.handler = { try await batchHandler([$0]) }
+        self.batchHandler = batchHandler
     }
 
     public func run() async throws {
@@ -57,9 +73,22 @@ public struct KafkaConsumerService: Service {
         let deadLettered = Counter(label: "kafka_records_dead_lettered_total", dimensions: [("group", configuration.groupID)])
         do {
             try await withGracefulShutdownHandler {
-                for await record in consumer.records {
-                    if try await handleWithRetries(record) { handled.increment() } else { deadLettered.increment() }
-                    try consumer.storeOffset(record)
+                if let batchHandler {
+                    for await batch in consumer.batches where !batch.isEmpty {
+                        if try await handleBatchWithRetries(batch, batchHandler) {
+                            handled.increment(by: batch.count)
+                        } else {
+                            for record in batch {
+                                if try await handleWithRetries(record) { handled.increment() } else { deadLettered.increment() }
+                            }
+                        }
+                        for record in batch { try consumer.storeOffset(record) }
+                    }
+                } else {
+                    for await record in consumer.records {
+                        if try await handleWithRetries(record) { handled.increment() } else { deadLettered.increment() }
+                        try consumer.storeOffset(record)
+                    }
                 }
             } onGracefulShutdown: {
                 consumer.stopDelivery()
@@ -69,6 +98,27 @@ public struct KafkaConsumerService: Service {
             throw error
         }
         await consumer.close()
+    }
+
+    /// true when the batch was handled; false when it failed `maxAttempts` times for a reason
+    /// that is not transient (then its records are handled one by one).
+    private func handleBatchWithRetries(_ batch: [KafkaRecord], _ handle: @Sendable ([KafkaRecord]) async throws -> Void) async throws -> Bool {
+        var backoff = retry.initialBackoff
+        var attempt = 1
+        while true {
+            do {
+                try await handle(batch)
+                return true
+            } catch {
+                let transient = error.isTransientFailure
+                logger.warning("batch handler failed", metadata: ["records": "\(batch.count)", "attempt": "\(attempt)",
+                                                                  "transient": "\(transient)", "error": "\(error)"])
+                if !transient { attempt += 1 }
+                guard attempt <= retry.maxAttempts else { return false }
+                try await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, retry.maxBackoff)
+            }
+        }
     }
 
     /// true when handled, false when dead-lettered; throws when neither was possible.

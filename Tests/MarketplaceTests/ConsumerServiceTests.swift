@@ -81,4 +81,47 @@ struct ConsumerServiceTests {
             }
         }
     }
+
+    @Test("batch mode: records arrive in batches in order; a batch with a poison record is taken apart and only that record is dead-lettered")
+    func batchesTakenApart() async throws {
+        try await TestServers.withTopic(partitions: 1) { topic in
+            try await TestServers.withTopic(partitions: 1) { deadLetterTopic in
+                let producer = try TestServers.producer()
+                let values = (0..<30).map { $0 == 12 ? "poison" : String($0) }
+                try await producer.sendBatch(values.map { KafkaOutgoingMessage(topic: topic, key: "k", value: Array($0.utf8)) })
+                let handled = Mutex2<[String]>([])
+                let poisonCalls = Mutex2<[Int]>([])
+                struct Poison: Error {}
+                let service = KafkaConsumerService(
+                    configuration: Self.configuration(topic: topic, group: TestServers.unique("g")),
+                    retry: .init(maxAttempts: 2, initialBackoff: .milliseconds(10)),
+                    deadLetter: .init(producer: producer, topic: deadLetterTopic)) { (records: [KafkaRecord]) in
+                        let texts = records.map { String(decoding: $0.value, as: UTF8.self) }
+                        if texts.contains("poison") {  // all or nothing, like a transaction
+                            poisonCalls.update { $0.append(records.count) }
+                            throw Poison()
+                        }
+                        handled.update { $0 += texts }
+                    }
+                let serviceGroup = ServiceGroup(configuration: .init(services: [.init(service: service)], logger: Logger(label: "test")))
+                try await withThrowingTaskGroup(of: Void.self) { tasks in
+                    tasks.addTask { try await serviceGroup.run() }
+                    #expect(try await eventually { handled.value.count == 29 })
+                    await serviceGroup.triggerGracefulShutdown()
+                    try await tasks.waitForAll()
+                }
+                #expect(handled.value == values.filter { $0 != "poison" }, "in order, each once")
+                // The poison's batch failed twice whole (more than one record), then twice alone.
+                #expect(poisonCalls.value.count == 4 && poisonCalls.value.prefix(2).allSatisfy { $0 > 1 } && poisonCalls.value.suffix(2) == [1, 1],
+                        "\(poisonCalls.value)")
+                let dlq = try TestServers.consumer(topic: deadLetterTopic, group: TestServers.unique("g"))
+                let dead = try await dlq.records.collect(1)
+                await dlq.close()
+                await producer.close()
+                #expect(dead.map { String(decoding: $0.value, as: UTF8.self) } == ["poison"])
+                #expect(dead.first?.header("dlq_offset")?.stringValue == "12")
+            }
+        }
+    }
 }
+

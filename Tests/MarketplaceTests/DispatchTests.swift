@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import MarketplaceAWS
+import MarketplaceAnalytics
 import MarketplaceChat
 import MarketplaceContracts
 import MarketplaceDispatch
@@ -64,7 +65,8 @@ struct DispatchTests {
                                                    policy: chatPolicy),
                               s3: s3)
         let notificationsModule = try await NotificationTests.module(platform: platform, ports: ports, options: notifications)
-        let built: [any ServiceModule] = [identity] + (paymentsModule.map { [$0] } ?? []) + [dispatch, realtime, chat, notificationsModule]
+        let analytics = AnalyticsModule(service: AnalyticsService(mongo: platform.mongo))
+        let built: [any ServiceModule] = [identity] + (paymentsModule.map { [$0] } ?? []) + [dispatch, realtime, chat, notificationsModule, analytics]
         let composition = Composition(platform: platform, built: built, ports: ports)
         try await composition.prepare()
         try await platform.redis.delete("login-failures:address:unknown")

@@ -24,7 +24,7 @@ struct SeamTests {
     func composition() async throws {
         let platform = try await Self.platform()
         let composition = try await Composition(platform: platform, modules: MarketplaceApp.modules)
-        #expect(composition.modules.map { type(of: $0).name } == ["identity", "payments", "dispatch", "realtime", "chat", "notifications"])
+        #expect(composition.modules.map { type(of: $0).name } == ["identity", "payments", "dispatch", "realtime", "chat", "notifications", "analytics"])
         #expect(composition.ports.optional((any PaymentHolds).self) is PaymentService)
         #expect(composition.ports.optional((any AccessTokenVerifier).self) is IdentityTokenVerifier)
         #expect(composition.ports.optional((any JobAccessDirectory).self) is MongoJobAccessDirectory)
@@ -32,7 +32,7 @@ struct SeamTests {
         #expect(composition.ports.optional((any PresenceDirectory).self) is GatewayPresenceDirectory)
         let names = MarketplaceApp.workers.map(\.name)
         #expect(names == ["outbox-relay", "payments", "payments-webhooks", "provider-locations", "dispatch", "provider-ratings", "realtime-bridge", "realtime-gateway", "chat",
-                         "notifications", "notifications-push", "notifications-email", "notifications-sms"])
+                         "notifications", "notifications-push", "notifications-email", "notifications-sms", "analytics"])
         #expect(try composition.workerServices(names).count == names.count)
         #expect(throws: UnknownWorker.self) { try composition.workerServices(["no-such-worker"]) }
         await platform.close()

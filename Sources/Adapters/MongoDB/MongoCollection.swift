@@ -91,7 +91,10 @@ public struct MongoCollection<Document: Codable & Sendable>: Sendable {
 public struct MongoSessionCollection<Document: Codable & Sendable> {
     let operations: CollectionOperations
 
-    public func insert(_ documents: Document...) throws {
+    public func insert(_ documents: Document...) throws { try insert(contentsOf: documents) }
+
+    /// One insert of many documents (one round trip).
+    public func insert(contentsOf documents: [Document]) throws {
         try operations.insert(documents.map { try BSONEncoder().encode($0) })
     }
 

@@ -13,6 +13,7 @@ public enum DispatchEvents {
 
     public static let offerSent: EventType = "marketplace.offer.sent.v1"
     public static let offerAccepted: EventType = "marketplace.offer.accepted.v1"
+    public static let offerDeclined: EventType = "marketplace.offer.declined.v1"
     public static let offerWithdrawn: EventType = "marketplace.offer.withdrawn.v1"
     public static let offerExpired: EventType = "marketplace.offer.expired.v1"
     public static let requestUnfulfilled: EventType = "marketplace.request.unfulfilled.v1"

@@ -42,8 +42,11 @@ public enum IdentityEvents {
         public var serviceRadiusKm: Double
         public var currency: String
         public var hourlyRate: String
+        /// IANA; nil: UTC.
+        public var timeZone: String?
 
-        public init(providerId: String, categories: [String], serviceRadiusKm: Double, currency: String, hourlyRate: String) {
+        public init(providerId: String, categories: [String], serviceRadiusKm: Double, currency: String, hourlyRate: String, timeZone: String? = nil) {
+            self.timeZone = timeZone
             self.providerId = providerId
             self.categories = categories
             self.serviceRadiusKm = serviceRadiusKm

@@ -18,6 +18,8 @@ public enum PaymentEvents {
         public var jobId: String?
         public var clientId: String
         public var providerId: String?
+        /// The request's service category.
+        public var categoryId: String?
         public var status: String
         public var amount: Money
         public var hold: Money
@@ -28,7 +30,7 @@ public enum PaymentEvents {
         public var reason: String?
         public var at: Date
 
-        public init(paymentId: String, requestId: String, jobId: String?, clientId: String, providerId: String?, status: String,
+        public init(paymentId: String, requestId: String, jobId: String?, clientId: String, providerId: String?, categoryId: String? = nil, status: String,
                     amount: Money, hold: Money, captured: Money? = nil, refunded: Money? = nil, platformFee: Money? = nil,
                     providerNet: Money? = nil, reason: String? = nil, at: Date) {
             self.paymentId = paymentId
@@ -36,6 +38,7 @@ public enum PaymentEvents {
             self.jobId = jobId
             self.clientId = clientId
             self.providerId = providerId
+            self.categoryId = categoryId
             self.status = status
             self.amount = amount
             self.hold = hold

@@ -122,7 +122,14 @@ extension DispatchService {
         guard let offer = try await offers.find(id: offerID), offer.providerId == caller.userID else {
             throw DomainError.notFound("offer '\(offerID)'")
         }
-        guard let declined = try await offers.settle(offerID, as: .declined) else {
+        let event = try Self.offerEvent(DispatchEvents.offerDeclined, offer)
+        let declined: Offer? = try await mongo.withTransaction { session in
+            guard let declined = try session.collection(OfferRepository.collectionName, as: Offer.self)
+                .findOneAndUpdate(["_id": .string(offerID), "status": "pending"], ["$set": ["status": "declined"]]) else { return nil }
+            try Outbox.append(event, to: Topic.offers, in: session)
+            return declined
+        }
+        guard let declined else {
             throw DomainError.conflict("offer_closed", "the offer is \(offer.status.rawValue)")
         }
         return declined.view

@@ -21,7 +21,7 @@ extension DispatchService {
         var hold: PaymentHold?
         if let holds {
             let amount = input.budget ?? category.defaultHold ?? Money(amount: policy.defaultHold, currency: cancellation.defaultCurrency)
-            hold = try await holds.placeHold(requestID: requestID, clientID: caller.userID, amount: amount, traceparent: traceparent)
+            hold = try await holds.placeHold(requestID: requestID, clientID: caller.userID, categoryID: input.categoryId, amount: amount, traceparent: traceparent)
         }
         let now = Date()
         let request = ServiceRequest(_id: requestID, clientId: caller.userID, categoryId: input.categoryId,

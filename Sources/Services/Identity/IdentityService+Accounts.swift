@@ -82,11 +82,12 @@ extension IdentityService {
         if let problem = input.problem() { throw DomainError.validation(problem) }
         let profile = ProviderProfile(_id: caller.userID, categories: Array(Set(input.categories)).sorted(), bio: input.bio,
                                       serviceRadiusKm: input.serviceRadiusKm, pricing: input.pricing,
-                                      workingHours: input.workingHours.sorted { ($0.day, $0.start) < ($1.day, $1.start) }, updatedAt: Date())
+                                      workingHours: input.workingHours.sorted { ($0.day, $0.start) < ($1.day, $1.start) }, timeZone: input.timeZone, updatedAt: Date())
         let event = try EventEnvelope(
             source: IdentityEvents.source, type: IdentityEvents.providerProfileUpdated, aggregateID: caller.userID,
             payload: IdentityEvents.ProviderProfileUpdated(providerId: caller.userID, categories: profile.categories, serviceRadiusKm: profile.serviceRadiusKm,
-                                                           currency: profile.pricing.currency, hourlyRate: profile.pricing.hourlyRate.description),
+                                                           currency: profile.pricing.currency, hourlyRate: profile.pricing.hourlyRate.description,
+                                                           timeZone: profile.timeZone),
             traceparent: traceparent)
         let document = try BSONEncoder().encode(profile)
         try await mongo.withTransaction { session in

@@ -4,7 +4,7 @@ import MarketplaceMessaging
 
 /// The hold Dispatch asks for when a client creates a request (the `PaymentHolds` port).
 extension PaymentService: PaymentHolds {
-    public func placeHold(requestID: String, clientID: String, amount: Money, traceparent: String?) async throws -> PaymentHold {
+    public func placeHold(requestID: String, clientID: String, categoryID: String, amount: Money, traceparent: String?) async throws -> PaymentHold {
         guard let minor = amount.minorUnits, minor > 0 else {
             throw DomainError.validation("budget.amount: a positive amount in whole \(amount.currency) minor units")
         }
@@ -31,6 +31,7 @@ extension PaymentService: PaymentHolds {
         }
         let now = Date()
         let payment = Payment(_id: "pay_\(UUID().uuidString.lowercased())", requestId: requestID, jobId: nil, clientId: clientID, providerId: nil,
+                              categoryId: categoryID,
                               intentId: intent.id, hold: amount, captured: nil, platformFee: nil, refunds: [], status: .authorized, pending: nil,
                               requestSeen: false, failureReason: nil, policyVersion: PaymentPolicy.version, version: 0, createdAt: now, updatedAt: now)
         do {

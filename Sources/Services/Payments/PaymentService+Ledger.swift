@@ -26,7 +26,7 @@ extension PaymentService {
         let refundID = "rf_\(UUID().uuidString.lowercased())"
         var next = payment
         next.pending = Payment.PendingOperation(kind: .refund, amount: amount, key: "refund-\(refundID)", reason: reason, attempts: 0,
-                                                nextAttemptAt: Date().addingTimeInterval(settings.initialBackoff), lastError: nil)
+                                                nextAttemptAt: Date().addingTimeInterval(Self.operationLease), lastError: nil)
         guard try await commit(next, readAt: payment.version) else { throw DomainError.conflict("invalid_transition", "the payment changed meanwhile; read it again") }
         let after = await performPending(id: payment._id)
         return (after ?? next).view

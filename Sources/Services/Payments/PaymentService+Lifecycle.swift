@@ -57,7 +57,7 @@ extension PaymentService {
                     return
                 }
                 payment.pending = Payment.PendingOperation(kind: kind, amount: amount, key: "\(kind.rawValue)-\(payment._id)", reason: reason,
-                                                           attempts: 0, nextAttemptAt: Date(), lastError: nil)
+                                                           attempts: 0, nextAttemptAt: Date().addingTimeInterval(Self.operationLease), lastError: nil)
             }
             do {
                 guard try await commit(payment, readAt: version, traceparent: event.traceparent, inbox: (inbox, event)) else { return }
@@ -73,7 +73,7 @@ extension PaymentService {
         guard payment.pending == nil, payment.status == .authorized || kind == .refund else { return nil }
         var next = payment
         next.pending = Payment.PendingOperation(kind: kind, amount: amount, key: "\(kind.rawValue)-\(payment._id)", reason: reason,
-                                                attempts: 0, nextAttemptAt: Date(), lastError: nil)
+                                                attempts: 0, nextAttemptAt: Date().addingTimeInterval(Self.operationLease), lastError: nil)
         guard try await commit(next, readAt: payment.version) else { return nil }
         return await performPending(id: payment._id)
     }
@@ -220,7 +220,9 @@ extension PaymentService {
         return try await payments.find(id: payment._id)
     }
 
-    /// How long a claimed operation is left to its claimer before another may try it.
+    /// How long a claimed operation is left to its claimer before another may try it. A new
+    /// operation is born claimed by its creator, who makes it at once: the retry chore takes it
+    /// only if the creator stops before settling it.
     static let operationLease: TimeInterval = 60
 
     // MARK: chores

@@ -10,6 +10,8 @@ public struct ProviderProfile: Codable, Sendable, Equatable {
     public var serviceRadiusKm: Double
     public var pricing: Pricing
     public var workingHours: [WorkingHours]
+    /// The provider's IANA time zone (their analytics' days); nil: UTC.
+    public var timeZone: String?
     public var updatedAt: Date
     /// Kept by the Dispatch service's rating projection (average of clients' visible reviews).
     public var rating: Double?
@@ -39,9 +41,13 @@ public struct ProviderProfileInput: Codable, Sendable {
     public var serviceRadiusKm: Double
     public var pricing: ProviderProfile.Pricing
     public var workingHours: [ProviderProfile.WorkingHours]
+    public var timeZone: String?
 
     /// Why the input is refused, or nil.
     public func problem() -> String? {
+        if let timeZone, TimeZone(identifier: timeZone) == nil || !timeZone.contains("/") && timeZone != "UTC" {
+            return "timeZone: an IANA time zone like America/Sao_Paulo"
+        }
         if categories.isEmpty || categories.count > 20 { return "categories: 1 to 20 entries" }
         if categories.contains(where: { $0.range(of: "^[a-z0-9-]{1,64}$", options: .regularExpression) == nil }) {
             return "categories: lower-case slugs (a-z, 0-9, -)"

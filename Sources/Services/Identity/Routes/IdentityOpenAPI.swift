@@ -1,3 +1,4 @@
+import Foundation
 import MarketplaceContracts
 import MarketplacePlatform
 
@@ -86,7 +87,9 @@ extension OpenAPI {
                                              "addresses": nullable(["type": "array", "items": address, "maxItems": 10])]],
             "ProviderProfileInput": object(["categories": ["type": "array", "items": ["type": "string", "pattern": "^[a-z0-9-]{1,64}$"], "minItems": 1, "maxItems": 20],
                                             "bio": ["type": "string", "maxLength": 2000], "serviceRadiusKm": ["type": "number", "minimum": 0.5, "maximum": 200],
-                                            "pricing": pricingInput, "workingHours": ["type": "array", "items": hours]],
+                                            "pricing": pricingInput, "workingHours": ["type": "array", "items": hours],
+                                            "timeZone": ["type": "string", "enum": TimeZone.knownTimeZoneIdentifiers.filter { $0.contains("/") }.sorted() + ["UTC"],
+                                                         "description": "An IANA time zone: the days of my analytics (UTC when left out)"]],
                                            required: ["categories", "bio", "serviceRadiusKm", "pricing", "workingHours"]),
             "PublicProvider": object(["id": string, "name": string, "avatarURL": string, "categories": ["type": "array", "items": string], "bio": string,
                                       "serviceRadiusKm": ["type": "number"], "pricing": pricing, "workingHours": ["type": "array", "items": hours],

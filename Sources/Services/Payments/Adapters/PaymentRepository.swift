@@ -49,7 +49,7 @@ struct PaymentRepository: Sendable {
 
     func all(status: Payment.Status) async throws -> [Payment] { try await payments.find(["status": .string(status.rawValue)]) }
 
-    static let optionalKeys = ["jobId", "providerId", "captured", "platformFee", "pending", "failureReason"]
+    static let optionalKeys = ["jobId", "providerId", "categoryId", "captured", "platformFee", "pending", "failureReason"]
 
     /// Writes `payment` over the version it was read at; false when someone wrote it meanwhile.
     static func replace(_ payment: Payment, readAt version: Int, in session: MongoSession) throws -> Bool {

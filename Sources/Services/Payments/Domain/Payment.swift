@@ -50,6 +50,7 @@ public struct Payment: Codable, Sendable, Equatable {
     public var jobId: String?
     public var clientId: String
     public var providerId: String?
+    public var categoryId: String?
     /// The payment service's PaymentIntent.
     public var intentId: String
     public var hold: Money
@@ -80,7 +81,7 @@ public struct Payment: Codable, Sendable, Equatable {
     /// The event announcing this payment as it is now.
     func changed(amount: Money, reason: String? = nil, providerNet: Money? = nil, fee: Money? = nil, at: Date) -> PaymentEvents.PaymentChanged {
         PaymentEvents.PaymentChanged(paymentId: _id, requestId: requestId, jobId: jobId, clientId: clientId, providerId: providerId,
-                                     status: status.rawValue, amount: amount, hold: hold, captured: captured,
+                                     categoryId: categoryId, status: status.rawValue, amount: amount, hold: hold, captured: captured,
                                      refunded: refunds.isEmpty ? nil : refunded, platformFee: fee, providerNet: providerNet,
                                      reason: reason, at: at)
     }

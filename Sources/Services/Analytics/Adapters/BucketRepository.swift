@@ -1,0 +1,87 @@
+import Foundation
+import MarketplaceMongo
+
+/// The aggregates (`analytics_buckets`): one document per scope, granularity and start, changed
+/// only by `$inc` and `$addToSet` — merges that need no read — one upsert per bucket per batch.
+struct BucketRepository: Sendable {
+    static let collectionName = "analytics_buckets"
+    static let indexes = [MongoIndex(name: "scope_range", keys: ["scope": 1, "granularity": 1, "start": 1])]
+
+    let buckets: MongoCollection<MetricBucket>
+
+    init(mongo: MongoClient) { buckets = mongo.collection(Self.collectionName, as: MetricBucket.self) }
+
+    func prepare() async throws { try await buckets.createIndexes(Self.indexes) }
+
+    static func upsert(_ key: BucketKey, _ delta: BucketDelta, in session: MongoSession) throws {
+        var increments = BSONDocument()
+        for (name, value) in delta.counters where value != 0 { increments["counters.\(name)"] = .int64(Int64(value)) }
+        for (name, value) in delta.sums where value != 0 { increments["sums.\(name)"] = .int64(Int64(value)) }
+        for (name, histogram) in delta.histograms {
+            for (bin, count) in histogram.bins { increments["histograms.\(name).\(bin)"] = .int64(Int64(count)) }
+        }
+        var additions = BSONDocument()
+        for (name, members) in delta.sets where !members.isEmpty {
+            additions["sets.\(name)"] = ["$each": .array(members.sorted().map(BSONValue.string))]
+        }
+        var update: BSONDocument = ["$setOnInsert": ["scope": .string(key.scope.key), "granularity": .string(key.granularity.rawValue), "start": .date(key.start)]]
+        if !increments.isEmpty { update["$inc"] = .document(increments) }
+        if !additions.isEmpty { update["$addToSet"] = .document(additions) }
+        _ = try session.collection(collectionName, as: MetricBucket.self).updateOne(["_id": .string(key.id)], update, upsert: true)
+    }
+
+    func range(scope: String, granularity: Granularity, from: Date, to: Date) async throws -> [MetricBucket] {
+        try await buckets.find(["scope": .string(scope), "granularity": .string(granularity.rawValue),
+                                "start": ["$gte": .date(from), "$lt": .date(to)]], options: FindOptions(sort: ["start": 1]))
+    }
+
+    /// Every area bucket of a granularity in a range (the supply and demand grid).
+    func areas(granularity: Granularity, from: Date, to: Date) async throws -> [MetricBucket] {
+        try await buckets.find(["scope": ["$regex": "^area:"], "granularity": .string(granularity.rawValue),
+                                "start": ["$gte": .date(from), "$lt": .date(to)]])
+    }
+}
+
+/// The facts the projector remembers (`analytics_requests`, `analytics_offers`, `analytics_jobs`,
+/// `analytics_providers`, `analytics_pairs`), written in the batch's transaction.
+struct FactRepository: Sendable {
+    static let requests = "analytics_requests", offers = "analytics_offers", jobs = "analytics_jobs"
+    static let providers = "analytics_providers", pairs = "analytics_pairs"
+
+    struct Pair: Codable, Sendable { var _id: String; var completed: Int }
+
+    let mongo: MongoClient
+
+    func requests(_ ids: [String]) async throws -> [String: RequestFact] { try await find(Self.requests, ids, as: RequestFact.self) { $0._id } }
+    func offers(_ ids: [String]) async throws -> [String: OfferFact] { try await find(Self.offers, ids, as: OfferFact.self) { $0._id } }
+    func jobs(_ ids: [String]) async throws -> [String: JobFact] { try await find(Self.jobs, ids, as: JobFact.self) { $0._id } }
+    func providers(_ ids: [String]) async throws -> [String: ProviderFact] { try await find(Self.providers, ids, as: ProviderFact.self) { $0._id } }
+    func pairs(_ ids: [String]) async throws -> [String: Int] { try await find(Self.pairs, ids, as: Pair.self) { $0._id }.mapValues(\.completed) }
+
+    private func find<T: Codable & Sendable>(_ collection: String, _ ids: [String], as type: T.Type, id: (T) -> String) async throws -> [String: T] {
+        guard !ids.isEmpty else { return [:] }
+        let found = try await mongo.collection(collection, as: T.self).find(["_id": ["$in": .array(Array(Set(ids)).map(BSONValue.string))]])
+        return Dictionary(found.map { (id($0), $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    static func pairID(provider: String, client: String) -> String { "\(provider)|\(client)" }
+
+    static func apply(_ change: FactChange, in session: MongoSession) throws {
+        func put<T: Codable & Sendable>(_ collection: String, _ id: String, _ value: T) throws {
+            var document = try BSONEncoder().encode(value)
+            document["_id"] = nil
+            _ = try session.collection(collection, as: T.self).updateOne(["_id": .string(id)], ["$set": .document(document)], upsert: true)
+        }
+        switch change {
+        case .request(let fact): try put(requests, fact._id, fact)
+        case .offer(let fact): try put(offers, fact._id, fact)
+        case .job(let fact): try put(jobs, fact._id, fact)
+        case .provider(let fact):
+            _ = try session.collection(providers, as: ProviderFact.self).updateOne(
+                ["_id": .string(fact._id)], ["$set": ["timeZone": fact.timeZone.map(BSONValue.string) ?? .null]], upsert: true)
+        case .completedPair(let provider, let client):
+            _ = try session.collection(pairs, as: Pair.self).updateOne(["_id": .string(pairID(provider: provider, client: client))],
+                                                                       ["$inc": ["completed": .int64(1)]], upsert: true)
+        }
+    }
+}

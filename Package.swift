@@ -188,7 +188,7 @@ let package = Package(
         .target(name: "MarketplaceBench", dependencies: [
             "CRdKafka", "CMongoc", "MarketplaceKafka", "MarketplaceMongo", "MarketplaceRealtime", "MarketplaceRedis", "MarketplaceNotifications", "MarketplaceSMTP", "MarketplaceAWS",
             "MarketplaceDispatch", "MarketplaceContracts", "MarketplaceHTTP", "MarketplacePlatform", "MarketplaceMessaging",
-            "MarketplaceChat", "MarketplaceIdentity", "MarketplacePayments",
+            "MarketplaceChat", "MarketplaceIdentity", "MarketplacePayments", "MarketplaceAnalytics",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

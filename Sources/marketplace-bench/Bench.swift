@@ -12,7 +12,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "marketplace-bench",
         abstract: "Benchmarks: our adapters against the raw C libraries, same servers, same run (figures in docs/benchmarks.md).",
-        subcommands: [KafkaBench.self, MongoBench.self, RealtimeBench.self, FanOutCeilingBench.self, DispatchBench.self, ChatBench.self, NotificationsBench.self, PaymentsBench.self])
+        subcommands: [KafkaBench.self, MongoBench.self, RealtimeBench.self, FanOutCeilingBench.self, DispatchBench.self, ChatBench.self, NotificationsBench.self, PaymentsBench.self, AnalyticsBench.self])
 
     /// The machine's state, printed with every run (the figures depend on it).
     static var machine: String {
@@ -132,6 +132,24 @@ struct Bench: AsyncParsableCommand {
             for line in try await ChatBenchmark(platform: platform, conversations: conversations, rate: rate, seconds: seconds, pages: pages).run() {
                 print(line)
             }
+            await platform.close()
+        }
+    }
+
+    struct AnalyticsBench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "analytics",
+            abstract: "Analytics: the batched fold (events/s, events per database write) beside one upsert per event; a 90-day provider series p50/p99.")
+        @Option var events = 5_000
+        @Option var batch = 500
+        @Option var providers = 1_000
+        @Option var queries = 200
+
+        func run() async throws {
+            let configuration = try await PlatformConfiguration.load()
+            let platform = try Platform(configuration: configuration, logger: Logger(label: "bench"))
+            print(Bench.machine)
+            for line in try await AnalyticsBenchmark(platform: platform, events: events, batch: batch, providers: providers, queries: queries).run() { print(line) }
             await platform.close()
         }
     }

@@ -75,7 +75,30 @@ struct DeploymentFilesTests {
                        "payments_failed_total", "payment_webhooks_total", "stripe_circuit_state"] {
             #expect(expressions.contains { $0.contains(metric) }, "no rule on \(metric)")
         }
-        let dashboard = try JSONSerialization.jsonObject(with: Data(contentsOf: Self.root.appendingPathComponent("monitoring/grafana/marketplace-platform.json")))
-        #expect((dashboard as? [String: Any])?["panels"] is [Any])
+        // Every dashboard parses and each panel's query names a metric the code exports
+        // (Hummingbird's own request metrics aside).
+        let enumerator = FileManager.default.enumerator(at: Self.root.appendingPathComponent("Sources"), includingPropertiesForKeys: nil)
+        let sources = try (enumerator?.allObjects as? [URL] ?? []).filter { $0.pathExtension == "swift" }
+            .map { try String(contentsOf: $0, encoding: .utf8) }.joined()
+        let dashboards = try Self.files("monitoring/grafana", "json")
+        #expect(dashboards.count >= 2)
+        for file in dashboards {
+            let dashboard = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as? [String: Any])
+            let panels = try #require(dashboard["panels"] as? [[String: Any]], "\(file.lastPathComponent)")
+            for panel in panels {
+                for target in panel["targets"] as? [[String: Any]] ?? [] {
+                    // Metric names: before a selector or a range, or alone inside an aggregation (labels in `by (...)` aside).
+                    let expression = (target["expr"] as? String ?? "").replacing(/by \([^)]*\)/, with: "")
+                    let metrics = (expression.matches(of: /([a-z][a-z0-9_]*)\s*[\[{]/).map { String($0.1) }
+                                   + expression.matches(of: /\(([a-z][a-z0-9_]*_[a-z0-9_]+)\)/).map { String($0.1) })
+                        .map { $0.replacing(/_(bucket|count|sum)$/, with: "") }
+                    #expect(!metrics.isEmpty, "\(file.lastPathComponent): \(expression)")
+                    for metric in metrics where metric != "hb_requests" {
+                        let exported = sources.contains("\"\(metric)\"")
+                        #expect(exported, "\(file.lastPathComponent) queries \(metric), which nothing exports")
+                    }
+                }
+            }
+        }
     }
 }

@@ -126,6 +126,25 @@ public final class AnalyticsService: Sendable {
         if outcome.late > 0 { Counter(label: "analytics_events_total", dimensions: [("outcome", "late")]).increment(by: outcome.late) }
         if outcome.duplicates > 0 { Counter(label: "analytics_events_total", dimensions: [("outcome", "duplicate")]).increment(by: outcome.duplicates) }
         Counter(label: "analytics_bucket_writes_total").increment(by: outcome.bucketWrites)
+        Self.export(contributions)
         return outcome
+    }
+
+    /// Low-cardinality live figures for operators' dashboards (Prometheus; the buckets stay the
+    /// record): the platform's requests, assignments, time to match and GMV per currency.
+    static func export(_ contributions: [AnalyticsProjector.Contribution]) {
+        for contribution in contributions where contribution.scope == .platform {
+            let delta = contribution.delta
+            if let requests = delta.counters["requests"] { Counter(label: "analytics_requests_total").increment(by: requests) }
+            if let assigned = delta.counters["assigned"] { Counter(label: "analytics_assigned_total").increment(by: assigned) }
+            if let unfulfilled = delta.counters["unfulfilled"] { Counter(label: "analytics_unfulfilled_total").increment(by: unfulfilled) }
+            for (bin, count) in delta.histograms["match"]?.bins ?? [:] {
+                let seconds = LatencyHistogram.value(ofBin: Int(bin) ?? 0) / 1000
+                for _ in 0..<count { Timer(label: "analytics_time_to_match_seconds").recordNanoseconds(Int64(seconds * 1e9)) }
+            }
+            for (name, minor) in delta.sums where name.hasPrefix("gmv_") && minor > 0 {
+                Counter(label: "analytics_gmv_minor_units_total", dimensions: [("currency", String(name.dropFirst(4)))]).increment(by: minor)
+            }
+        }
     }
 }

@@ -78,6 +78,7 @@ struct AnalyticsTests {
         let burst = try (0..<40).map { try Self.offer(DispatchEvents.offerSent, "b\($0)", provider: provider, at: "2026-12-02T10:0\($0 % 10):00Z") }
         let written = try await service.apply(burst, now: now)
         #expect(written.counted == 40 && written.bucketWrites == 2, "the provider's hour and day: \(written)")
+        #expect(written.otherWrites == 2, "the inbox records and the 40 offers' facts: one insert each")
 
         // Refusals name the parameter.
         for (from, to, granularity, parameter) in [("2026-12-02", "2026-12-01", "day", "from"), ("2025-01-01", "2026-12-01", "day", "to"),

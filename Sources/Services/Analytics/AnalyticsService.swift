@@ -115,13 +115,15 @@ public final class AnalyticsService: Sendable {
         }
         let inbox = events.map { InboxEntry(_id: $0.id, type: $0.type.rawValue, processedAt: now) }
         let (merged, facts) = (deltas.filter { !$0.value.isEmpty }, changes)
-        try await mongo.withTransaction { session in
+        let existing = try await self.facts.existing(changes)
+        let factWrites = try await mongo.withTransaction { session in
             try session.collection(Self.inboxCollection, as: InboxEntry.self).insert(contentsOf: inbox)
-            for change in facts { try FactRepository.apply(change, in: session) }
+            let writes = try FactRepository.apply(facts, existing: existing, in: session)
             for (key, delta) in merged { try BucketRepository.upsert(key, delta, in: session) }
+            return writes
         }
         outcome.bucketWrites = merged.count
-        outcome.otherWrites = 1 + changes.count
+        outcome.otherWrites = 1 + factWrites
         Counter(label: "analytics_events_total", dimensions: [("outcome", "counted")]).increment(by: outcome.counted)
         if outcome.late > 0 { Counter(label: "analytics_events_total", dimensions: [("outcome", "late")]).increment(by: outcome.late) }
         if outcome.duplicates > 0 { Counter(label: "analytics_events_total", dimensions: [("outcome", "duplicate")]).increment(by: outcome.duplicates) }

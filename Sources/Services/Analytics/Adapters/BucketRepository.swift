@@ -66,6 +66,40 @@ struct FactRepository: Sendable {
 
     static func pairID(provider: String, client: String) -> String { "\(provider)|\(client)" }
 
+    /// The batch's facts in few writes: new requests, offers and jobs (their ids are new: the
+    /// events that leave them are new to the inbox) inserted in one write per collection, those
+    /// that exist already (a replay) and the others one by one.
+    static func apply(_ changes: [FactChange], existing: Set<String>, in session: MongoSession) throws -> Int {
+        var requests: [String: RequestFact] = [:], offers: [String: OfferFact] = [:], jobs: [String: JobFact] = [:]
+        var others: [FactChange] = []
+        for change in changes {
+            switch change {
+            case .request(let fact) where !existing.contains(fact._id): requests[fact._id] = fact
+            case .offer(let fact) where !existing.contains(fact._id): offers[fact._id] = fact
+            case .job(let fact) where !existing.contains(fact._id): jobs[fact._id] = fact
+            default: others.append(change)
+            }
+        }
+        var writes = 0
+        if !requests.isEmpty { try session.collection(Self.requests, as: RequestFact.self).insert(contentsOf: Array(requests.values)); writes += 1 }
+        if !offers.isEmpty { try session.collection(Self.offers, as: OfferFact.self).insert(contentsOf: Array(offers.values)); writes += 1 }
+        if !jobs.isEmpty { try session.collection(Self.jobs, as: JobFact.self).insert(contentsOf: Array(jobs.values)); writes += 1 }
+        for change in others { try apply(change, in: session) }
+        return writes + others.count
+    }
+
+    /// Which of these ids already have a request, offer or job fact (one read per collection).
+    func existing(_ changes: [FactChange]) async throws -> Set<String> {
+        var found = Set<String>()
+        let requestIDs = changes.compactMap { if case .request(let fact) = $0 { fact._id } else { nil } }
+        let offerIDs = changes.compactMap { if case .offer(let fact) = $0 { fact._id } else { nil } }
+        let jobIDs = changes.compactMap { if case .job(let fact) = $0 { fact._id } else { nil } }
+        found.formUnion(try await self.requests(requestIDs).keys)
+        found.formUnion(try await self.offers(offerIDs).keys)
+        found.formUnion(try await self.jobs(jobIDs).keys)
+        return found
+    }
+
     static func apply(_ change: FactChange, in session: MongoSession) throws {
         func put<T: Codable & Sendable>(_ collection: String, _ id: String, _ value: T) throws {
             var document = try BSONEncoder().encode(value)

@@ -18,14 +18,18 @@ public struct ConsumerWorker: Sendable {
     /// Called once per event, in partition order; throwing retries it (transient failures
     /// without limit), then dead-letters the record.
     public var handle: @Sendable (EventEnvelope) async throws -> Void
-    /// Set for a worker that takes each fetched batch at once (`init(batchTopics:...)`).
+    /// Set for a worker that takes each fetched batch at once (`init(...handleBatch:)`).
     public var handleBatch: (@Sendable ([EventEnvelope]) async throws -> Void)?
+    /// After a record arrives, how long to keep gathering before the batch is handed over: an
+    /// aggregator that writes once per bucket per batch trades this latency for fewer writes.
+    public var gatherMillis = 1
 
     /// A worker that gets every fetched batch at once, in partition order: an aggregator writes
     /// once per batch instead of once per event. A record that is not a CloudEvent is
     /// dead-lettered alone.
-    public init(topics: [Topic], group: String, fetchWaitMaxMillis: Int = 100, chores: [PeriodicChore] = [],
+    public init(topics: [Topic], group: String, fetchWaitMaxMillis: Int = 100, gatherMillis: Int = 1, chores: [PeriodicChore] = [],
                 handleBatch: @escaping @Sendable ([EventEnvelope]) async throws -> Void) {
+        self.gatherMillis = gatherMillis
         self.topics = topics
         self.group = group
         self.fetchWaitMaxMillis = fetchWaitMaxMillis
@@ -69,7 +73,7 @@ public struct ConsumerWorkerService: Service {
         self.worker = worker
         self.logger = logger
         let configuration = KafkaConsumerConfiguration(client: kafka, groupID: topics.group(worker.group), topics: topics.names(worker.topics),
-                                                       fetchWaitMaxMillis: worker.fetchWaitMaxMillis)
+                                                       fetchWaitMaxMillis: worker.fetchWaitMaxMillis, gatherMillis: worker.gatherMillis)
         let handle = worker.handle
         let deadLetter = KafkaConsumerService.DeadLetter(producer: producer, topic: topics.name(.deadLetter))
         if let handleBatch = worker.handleBatch {

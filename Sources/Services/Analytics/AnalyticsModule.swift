@@ -30,9 +30,11 @@ public struct AnalyticsModule: ServiceModule {
 
     public static var workers: [WorkerDefinition<AnalyticsModule>] {
         [
-            // Each fetched batch at once: one transaction, one upsert per bucket it touches.
+            // Each fetched batch at once: one transaction, one upsert per bucket it touches. Half a
+            // second of gathering makes batches (and so writes per bucket) fewer; dashboards do not
+            // notice the delay.
             .consumer("analytics", summary: "folds requests, offers, jobs, reviews, payments and presence into hour and day aggregates") { module in
-                ConsumerWorker(topics: topics, group: "analytics", fetchWaitMaxMillis: 200) { events in
+                ConsumerWorker(topics: topics, group: "analytics", fetchWaitMaxMillis: 200, gatherMillis: 500) { events in
                     try await module.service.apply(events)
                 }
             },

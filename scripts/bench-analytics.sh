@@ -4,12 +4,7 @@
 # daily series of one provider with 1,000 providers' 90 days loaded.
 #   scripts/bench-analytics.sh   (BENCH_EVENTS=5000 BENCH_BATCH=500 BENCH_PROVIDERS=1000 BENCH_QUERIES=200)
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$ROOT"
-scripts/bootstrap.sh >/dev/null
-scripts/stack.sh start >/dev/null 2>&1 || true
-swift build -c release --product marketplace-bench 2>&1 | tail -n 1
-export LD_LIBRARY_PATH="$ROOT/.stack/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+. "$(dirname "$0")/bench-prelude.sh" marketplace-bench
 export MONGO_DATABASE="bench_analytics_$$" KAFKA_TOPIC_PREFIX="bench-$$." LOG_LEVEL=warning
 .build/release/marketplace-bench analytics --events "${BENCH_EVENTS:-5000}" --batch "${BENCH_BATCH:-500}" \
   --providers "${BENCH_PROVIDERS:-1000}" --queries "${BENCH_QUERIES:-200}" 2>&1 | grep -v '^%'

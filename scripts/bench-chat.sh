@@ -5,12 +5,7 @@
 # libmongoc find of the same documents, and the bare route /health/live.
 #   scripts/bench-chat.sh   (BENCH_RATE=200 BENCH_CONVERSATIONS=100 BENCH_SECONDS=10 BENCH_PAGES=300)
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$ROOT"
-scripts/bootstrap.sh >/dev/null
-scripts/stack.sh start >/dev/null
-swift build -c release --product marketplace-bench 2>&1 | tail -n 1
-export LD_LIBRARY_PATH="$ROOT/.stack/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+. "$(dirname "$0")/bench-prelude.sh" marketplace-bench
 # bcrypt cost 4: registering the benchmark's users is setup, not the measured path.
 export MONGO_DATABASE="bench_chat_$$" KAFKA_TOPIC_PREFIX="bench-$$." LOG_LEVEL=warning IDENTITY_BCRYPT_COST=4
 .build/release/marketplace-bench chat --conversations "${BENCH_CONVERSATIONS:-100}" --rate "${BENCH_RATE:-200}" \

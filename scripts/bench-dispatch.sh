@@ -4,12 +4,7 @@
 # redis-benchmark running the same GEOSEARCH on the same key of the same Redis, same run.
 #   scripts/bench-dispatch.sh   (BENCH_PROVIDERS="10000 100000" BENCH_REQUESTS=200)
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$ROOT"
-scripts/bootstrap.sh >/dev/null
-scripts/stack.sh start >/dev/null
-swift build -c release --product marketplace-bench 2>&1 | tail -n 1
-export LD_LIBRARY_PATH="$ROOT/.stack/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+. "$(dirname "$0")/bench-prelude.sh" marketplace-bench
 export MONGO_DATABASE="bench_dispatch_$$" KAFKA_TOPIC_PREFIX="bench-$$." LOG_LEVEL=warning
 REDIS_PORT="${REDIS_PORT:-6379}"
 

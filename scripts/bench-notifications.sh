@@ -5,12 +5,7 @@
 # in-app record on the fan-out topic at a fixed rate, p50/p99.
 #   scripts/bench-notifications.sh   (BENCH_COUNT=300 BENCH_RATE=50 BENCH_SECONDS=10)
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$ROOT"
-scripts/bootstrap.sh >/dev/null
-scripts/stack.sh start >/dev/null 2>&1 || true
-swift build -c release --product marketplace-bench 2>&1 | tail -n 1
-export LD_LIBRARY_PATH="$ROOT/.stack/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+. "$(dirname "$0")/bench-prelude.sh" marketplace-bench
 # bcrypt cost 4: registering the benchmark's users is setup, not the measured path.
 export MONGO_DATABASE="bench_notifications_$$" KAFKA_TOPIC_PREFIX="bench-$$." LOG_LEVEL=warning IDENTITY_BCRYPT_COST=4
 .build/release/marketplace-bench notifications --count "${BENCH_COUNT:-300}" --rate "${BENCH_RATE:-50}" --seconds "${BENCH_SECONDS:-10}" \

@@ -12,12 +12,21 @@ final class LocalstripeProcess: @unchecked Sendable {
 
     var url: String { "http://127.0.0.1:\(port)" }
 
+    /// Started on a free port; another is tried when that one was taken meanwhile (the process
+    /// then exits without ever answering).
     init() async throws {
-        port = SMTPSink.freePort()
         let python = DeploymentFilesTests.root.appendingPathComponent(".stack/venv/bin/python").path
-        process = try ChildProcess([python, "-c", "from aiohttp import web; import localstripe.server as s; web.run_app(s.app, host='127.0.0.1', port=\(port), print=None)"])
-        let port = self.port
-        guard try await eventually(timeout: .seconds(20), { SMTPSink.isOpen(port) }) else { throw CocoaError(.fileReadUnknown) }
+        for _ in 0..<3 {
+            let port = SMTPSink.freePort()
+            let process = try ChildProcess([python, "-c", "from aiohttp import web; import localstripe.server as s; web.run_app(s.app, host='127.0.0.1', port=\(port), print=None)"])
+            if try await eventually(timeout: .seconds(20), { SMTPSink.isOpen(port) }) {
+                self.port = port
+                self.process = process
+                return
+            }
+            await process.signal(SIGKILL)
+        }
+        throw CocoaError(.fileReadUnknown)
     }
 
     func freeze() { kill(process.pid, SIGSTOP) }

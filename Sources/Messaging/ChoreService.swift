@@ -16,15 +16,7 @@ public struct ChoreService: Service {
         let logger = logger
         await withTaskGroup(of: Void.self) { group in
             for chore in chores {
-                group.addTask {
-                    // A round in progress finishes; only the sleep between rounds is cut short.
-                    while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                        do { try await chore.work() } catch is CancellationError { break } catch {
-                            logger.warning("\(chore.name) failed: \(error)")
-                        }
-                        await cancelWhenGracefulShutdown { try? await Task.sleep(for: chore.interval) }
-                    }
-                }
+                group.addTask { await chore.repeatUntilShutdown(logger: logger) }
             }
         }
     }

@@ -59,6 +59,17 @@ public struct PeriodicChore: Sendable {
         self.interval = interval
         self.work = work
     }
+
+    /// Rounds until the task is cancelled or graceful shutdown begins: a round in progress
+    /// finishes; only the sleep between rounds is cut short.
+    func repeatUntilShutdown(logger: Logger) async {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do { try await work() } catch is CancellationError { break } catch {
+                logger.warning("\(name) failed: \(error)")
+            }
+            await cancelWhenGracefulShutdown { try? await Task.sleep(for: interval) }
+        }
+    }
 }
 
 /// Runs a `ConsumerWorker` in this environment: topics and group get the prefix, undeliverable
@@ -94,14 +105,7 @@ public struct ConsumerWorkerService: Service {
         let (chores, logger) = (worker.chores, logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for chore in chores {
-                group.addTask {
-                    while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                        do { try await chore.work() } catch is CancellationError { break } catch {
-                            logger.warning("\(chore.name) failed: \(error)")
-                        }
-                        try? await Task.sleep(for: chore.interval)
-                    }
-                }
+                group.addTask { await chore.repeatUntilShutdown(logger: logger) }
             }
             // The consumer returns at graceful shutdown, after its in-flight record; the chores
             // are not waited for (a sleeping one is cancelled), the consumer always is.

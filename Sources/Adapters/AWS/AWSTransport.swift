@@ -22,8 +22,7 @@ struct AWSTransport: Sendable {
         for (name, value) in auth { request.headers.add(name: name, value: value) }
         if !body.isEmpty { request.body = .bytes(ByteBuffer(bytes: body)) }
         do {
-            let response = try await http.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
-                                                                                     + timeout.components.attoseconds / 1_000_000_000))
+            let response = try await http.execute(request, timeout: TimeAmount(timeout))
             let bytes = method == "HEAD" ? ByteBuffer() : try await response.body.collect(upTo: 1 << 20)
             return Response(status: Int(response.status.code), headers: response.headers, body: String(buffer: bytes))
         } catch let error as AWSError {

@@ -38,27 +38,23 @@ extension AnalyticsService {
         }
     }
 
-    /// Counters, sums, histograms and sets of some buckets, merged.
+    /// Counters, sums, histograms and sets of some buckets, merged (the same merge as a batch's
+    /// deltas: `BucketDelta.merge`).
     struct Folded {
-        var counters: [String: Int] = [:]
-        var sums: [String: Int] = [:]
-        var histograms: [String: LatencyHistogram] = [:]
-        var sets: [String: Set<String>] = [:]
+        var delta = BucketDelta()
 
         init(_ buckets: [MetricBucket] = []) {
-            for bucket in buckets {
-                for (name, value) in bucket.counters ?? [:] { counters[name, default: 0] += value }
-                for (name, value) in bucket.sums ?? [:] { sums[name, default: 0] += value }
-                for (name, bins) in bucket.histograms ?? [:] { histograms[name, default: LatencyHistogram()].merge(LatencyHistogram(bins: bins)) }
-                for (name, members) in bucket.sets ?? [:] { sets[name, default: []].formUnion(members) }
-            }
+            for bucket in buckets { merge(bucket.delta) }
         }
 
-        func counter(_ name: String) -> Int { counters[name] ?? 0 }
-        func quantile(_ name: String, _ q: Double) -> Double? { histograms[name]?.quantile(q).map { ($0 * 10).rounded() / 10 } }
+        mutating func merge(_ other: BucketDelta) { delta.merge(other) }
+
+        func counter(_ name: String) -> Int { delta.counters[name] ?? 0 }
+        func quantile(_ name: String, _ q: Double) -> Double? { delta.histograms[name]?.quantile(q).map { ($0 * 10).rounded() / 10 } }
+        func distinct(_ name: String) -> Int { delta.sets[name]?.count ?? 0 }
         /// Sums named `<prefix>_<CUR>` as money, one per currency.
         func money(_ prefix: String) -> [Money] {
-            sums.compactMap { name, value -> Money? in
+            delta.sums.compactMap { name, value -> Money? in
                 guard name.hasPrefix(prefix + "_") else { return nil }
                 return Money(minorUnits: value, currency: String(name.dropFirst(prefix.count + 1)))
             }.sorted { $0.currency < $1.currency }
@@ -160,18 +156,9 @@ extension AnalyticsService {
         let range = try Range.parse(from: from, to: to, granularity: granularity, timeZone: zone)
         let points = try await self.points(scope: .provider(providerID), range: range, timeZone: zone)
         var all = Folded()
-        for point in points { all = Self.merge(all, point.folded) }
+        for point in points { all.merge(point.folded.delta) }
         return ProviderSeries(providerId: providerID, timeZone: zoneName, granularity: range.granularity, from: range.from, to: range.to,
                               points: points.map { ProviderPoint(start: $0.start, $0.folded) }, totals: ProviderPoint(start: range.from, all))
-    }
-
-    static func merge(_ a: Folded, _ b: Folded) -> Folded {
-        var merged = a
-        for (name, value) in b.counters { merged.counters[name, default: 0] += value }
-        for (name, value) in b.sums { merged.sums[name, default: 0] += value }
-        for (name, histogram) in b.histograms { merged.histograms[name, default: LatencyHistogram()].merge(histogram) }
-        for (name, members) in b.sets { merged.sets[name, default: []].formUnion(members) }
-        return merged
     }
 
     // MARK: the platform
@@ -210,7 +197,7 @@ extension AnalyticsService {
             cancellations = CancelledBy(folded, prefix: "cancelled")
             gmv = folded.money("gmv")
             revenue = folded.money("revenue")
-            onlineProviders = folded.sets["online"]?.count ?? 0
+            onlineProviders = folded.distinct("online")
         }
     }
 
@@ -232,7 +219,8 @@ extension AnalyticsService {
         let utc = TimeZone(identifier: "UTC")!
         let range = try Range.parse(from: from, to: to, granularity: granularity, timeZone: utc)
         let points = try await self.points(scope: category.map(MetricScope.category) ?? .platform, range: range, timeZone: utc)
-        let all = points.reduce(Folded()) { Self.merge($0, $1.folded) }
+        var all = Folded()
+        for point in points { all.merge(point.folded.delta) }
         return PlatformSeries(category: category, granularity: range.granularity, from: range.from, to: range.to,
                               points: points.map { PlatformPoint(start: $0.start, $0.folded) }, totals: PlatformPoint(start: range.from, all))
     }
@@ -255,7 +243,7 @@ extension AnalyticsService {
         let stored = try await buckets.areas(granularity: .hour, from: BucketKey.start(of: .hour, containing: range.from, in: utc), to: range.to)
         return Dictionary(grouping: stored, by: \.scope).map { scope, buckets in
             let folded = Folded(buckets)
-            let requests = folded.counter("requests"), assigned = folded.counter("assigned"), online = folded.sets["online"]?.count ?? 0
+            let requests = folded.counter("requests"), assigned = folded.counter("assigned"), online = folded.distinct("online")
             return AreaFigures(geohash: String(scope.dropFirst("area:".count)), requests: requests, assigned: assigned, onlineProviders: online,
                                fillRate: Folded.ratio(assigned, requests),
                                demandPerProvider: online == 0 ? nil : (Double(requests) / Double(online) * 100).rounded() / 100)

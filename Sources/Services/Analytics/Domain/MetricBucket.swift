@@ -96,8 +96,13 @@ public struct MetricBucket: Codable, Sendable, Equatable {
     public var histograms: [String: [String: Int]]?
     public var sets: [String: [String]]?
 
-    public func counter(_ name: String) -> Int { counters?[name] ?? 0 }
-    public func sum(_ name: String) -> Int { sums?[name] ?? 0 }
-    public func histogram(_ name: String) -> LatencyHistogram { LatencyHistogram(bins: histograms?[name] ?? [:]) }
-    public func set(_ name: String) -> Set<String> { Set(sets?[name] ?? []) }
+    /// What the bucket holds, as a delta over nothing (to merge buckets as batches merge deltas).
+    public var delta: BucketDelta {
+        var delta = BucketDelta()
+        delta.counters = counters ?? [:]
+        delta.sums = sums ?? [:]
+        delta.histograms = (histograms ?? [:]).mapValues { LatencyHistogram(bins: $0) }
+        delta.sets = (sets ?? [:]).mapValues(Set.init)
+        return delta
+    }
 }

@@ -175,8 +175,7 @@ public struct StripeClient: PaymentProvider {
         let response: HTTPClientResponse
         let body: ByteBuffer
         do {
-            response = try await http.execute(request, timeout: .nanoseconds(Int64(configuration.timeout.components.seconds) * 1_000_000_000
-                                                                              + configuration.timeout.components.attoseconds / 1_000_000_000))
+            response = try await http.execute(request, timeout: TimeAmount(configuration.timeout))
             body = try await response.body.collect(upTo: 4 << 20)
         } catch {
             throw PaymentProviderError.unavailable("\(method) \(path): \(error)")

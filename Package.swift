@@ -166,11 +166,11 @@ let package = Package(
 
         // Analytics: event-time aggregates for providers and admins.
         .target(name: "MarketplaceAnalytics", dependencies: [
-            "MarketplaceContracts", "MarketplaceMongo", "MarketplaceMessaging", "MarketplaceHTTP", "MarketplacePlatform",
+            "MarketplaceContracts", "MarketplaceMongo", "MarketplaceMessaging", "MarketplaceHTTP", "MarketplacePlatform", "MarketplaceKafka",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
-        ], path: "Sources/Services/Analytics", swiftSettings: strict),
+        ], path: "Sources/Services/Analytics", resources: [.copy("Dashboard")], swiftSettings: strict),
 
         // The composition: the one list of modules the executables run.
         .target(name: "MarketplaceApp", dependencies: [
@@ -179,7 +179,7 @@ let package = Package(
         ], path: "Sources/App", swiftSettings: strict),
 
         .executableTarget(name: "marketplace", dependencies: [
-            "MarketplaceApp", "MarketplacePlatform", "MarketplaceIdentity", "MarketplaceContracts", "MarketplacePayments",
+            "MarketplaceApp", "MarketplacePlatform", "MarketplaceIdentity", "MarketplaceContracts", "MarketplacePayments", "MarketplaceAnalytics",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/marketplace", swiftSettings: strict),
 

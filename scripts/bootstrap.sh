@@ -10,7 +10,8 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 STACK="$ROOT/.stack"
 mkdir -p "$STACK/bin" "$STACK/lib" "$STACK/wheels"
 
-APT_PACKAGES=(pkg-config librdkafka-dev libmongoc-dev libbson-dev libhiredis-dev redis-server redis-tools python3-venv)
+# chromium: the dashboard's browser test (headless, driven through Playwright).
+APT_PACKAGES=(pkg-config librdkafka-dev libmongoc-dev libbson-dev libhiredis-dev redis-server redis-tools python3-venv chromium)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -58,6 +59,12 @@ if ! "$STACK/venv/bin/python" -c "import aiosmtpd" 2>/dev/null; then
   "$VPIP" install -q "aiosmtpd==1.4.6" || "$VPIP" install -q aiosmtpd
 fi
 
+# Playwright drives Debian's chromium (it cannot download its own browsers here; none is needed).
+if ! "$STACK/venv/bin/python" -c "import playwright.sync_api" 2>/dev/null; then
+  echo "bootstrap: pip install playwright"
+  "$VPIP" install -q "playwright==1.65.2" || "$VPIP" install -q playwright
+fi
+
 # localstripe: a stateful Stripe emulator (payments; webhooks with real Stripe-Signature headers).
 if ! "$STACK/venv/bin/python" -c "import localstripe" 2>/dev/null; then
   echo "bootstrap: pip install localstripe"
@@ -91,4 +98,4 @@ if [ ! -e "$STACK/lib/librdkafka.so.1" ]; then
   ln -sf "$rdk" "$STACK/lib/librdkafka.so.1"
 fi
 
-echo "bootstrap: done (tansu, librdkafka runtime, secantusdb, redis, moto, aiosmtpd, localstripe ready)"
+echo "bootstrap: done (tansu, librdkafka runtime, secantusdb, redis, moto, aiosmtpd, localstripe, chromium and playwright ready)"

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MarketplaceAnalytics
 import MarketplaceApp
 import MarketplaceContracts
 import MarketplaceIdentity
@@ -11,7 +12,7 @@ struct Marketplace: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "marketplace",
         abstract: "The Marketplace platform: API, workers and topics in one executable (benchmarks: marketplace-bench).",
-        subcommands: [Serve.self, Worker.self, Dev.self, Topics.self, Users.self, Payments.self])
+        subcommands: [Serve.self, Worker.self, Dev.self, Topics.self, Users.self, Payments.self, Analytics.self])
 }
 
 /// Loads the configuration or exits with a message that names the bad key.
@@ -175,6 +176,56 @@ struct Payments: AsyncParsableCommand {
             }
             print("reconciled \(formatter.string(from: start)): \(differences.count) difference(s)")
             if !differences.isEmpty { throw ExitCode(1) }
+        }
+    }
+}
+
+struct Analytics: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Analytics operations.", subcommands: [Rebuild.self])
+
+    struct Rebuild: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Replay the topics from the beginning into fresh aggregates and switch the dashboards over.",
+            discussion: """
+                The live analytics worker keeps running; the new aggregates replace the old ones in one write once the \
+                replay has caught up, and the replay stays for the tail. The previous generation is kept (to go back \
+                to), the one before it dropped.
+                """)
+        @Option(help: "Leave out the records stored before this day (YYYY-MM-DD, UTC) or time (ISO 8601).") var from: String?
+        @Option(help: "Seconds without records that count as caught up.") var idle: Double = 3
+
+        func run() async throws {
+            var start: Date?
+            if let from {
+                let day = DateFormatter()
+                day.locale = Locale(identifier: "en_US_POSIX")
+                day.timeZone = TimeZone(identifier: "UTC")
+                day.dateFormat = "yyyy-MM-dd"
+                guard let parsed = (try? Date(from, strategy: .iso8601)) ?? day.date(from: from) else {
+                    throw ValidationError("--from: expected YYYY-MM-DD or an ISO 8601 time")
+                }
+                start = parsed
+            }
+            guard idle > 0 && idle <= 600 else { throw ValidationError("--idle: between 0 and 600 seconds") }
+            let configuration = try await loadConfiguration()
+            let platform = try Platform(configuration: configuration, logger: PlatformRunner.makeLogger(configuration))
+            do {
+                let module = try await AnalyticsModule(context: ModuleContext(platform: platform, module: AnalyticsModule.name, ports: Ports()))
+                try await module.service.prepare()
+                let rebuild = AnalyticsRebuild(service: module.service, kafka: configuration.kafkaClient, topics: platform.topics,
+                                               options: .init(from: start, idle: .milliseconds(Int(idle * 1000))), logger: platform.logger)
+                let report = try await rebuild.run()
+                print("""
+                    rebuilt analytics into generation \(report.generation.number) in \(String(format: "%.1f", report.seconds)) s: \
+                    \(report.records) records, \(report.outcome.counted) events counted, \(report.outcome.duplicates) already folded, \
+                    \(report.outcome.late) late, \(report.beforeFrom) before --from, \(report.notCloudEvents) not CloudEvents; \
+                    \(report.outcome.bucketWrites) bucket writes
+                    """)
+                await platform.close()
+            } catch {
+                await platform.close()
+                throw error
+            }
         }
     }
 }

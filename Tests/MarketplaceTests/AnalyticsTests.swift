@@ -78,7 +78,8 @@ struct AnalyticsTests {
         let burst = try (0..<40).map { try Self.offer(DispatchEvents.offerSent, "b\($0)", provider: provider, at: "2026-12-02T10:0\($0 % 10):00Z") }
         let written = try await service.apply(burst, now: now)
         #expect(written.counted == 40 && written.bucketWrites == 2, "the provider's hour and day: \(written)")
-        #expect(written.otherWrites == 2, "the inbox records and the 40 offers' facts: one insert each")
+        #expect(written.otherWrites == 80, "40 inbox records and 40 offers' facts")
+        #expect(written.writeCommands == 3, "one insert of the inbox records, one of the offers' facts, one bulk upsert of the buckets: \(written)")
 
         // Refusals name the parameter.
         for (from, to, granularity, parameter) in [("2026-12-02", "2026-12-01", "day", "from"), ("2025-01-01", "2026-12-01", "day", "to"),
@@ -200,12 +201,193 @@ struct AnalyticsTests {
             try await client.execute(uri: "/v1/admin/analytics/overview?from=2026-13-01", method: .get, headers: T.bearer(admin)) {
                 #expect($0.status == .badRequest && String(buffer: $0.body).contains("from:"))
             }
-            let overview = try await overview()
-            #expect(overview.totals.requests == 2 && overview.totals.assigned == 1 && overview.totals.completed == 1 && overview.totals.fillRate == 0.5)
-            #expect(overview.totals.gmv == [Money("64.00", currency: "EUR")!] && overview.totals.timeToMatchP50Ms != nil)
+            let figures = try await overview()
+            #expect(figures.totals.requests == 2 && figures.totals.assigned == 1 && figures.totals.completed == 1 && figures.totals.fillRate == 0.5)
+            #expect(figures.totals.gmv == [Money("64.00", currency: "EUR")!] && figures.totals.timeToMatchP50Ms != nil)
+
+            // Rebuild from the topics while the live worker runs: the new generation equals what the
+            // live worker folded, the dashboards read it after the switch, and the figures are the same.
+            let service = AnalyticsService(mongo: h.platform.mongo)
+            let incremental = try await service.allBuckets(.first)
+            let rebuild = AnalyticsRebuild(service: service, kafka: h.platform.configuration.kafkaClient, topics: h.topics,
+                                           options: .init(idle: .seconds(2)))
+            let report = try await rebuild.run()
+            #expect(report.generation == AnalyticsGeneration(1))
+            #expect(try await service.currentGeneration() == AnalyticsGeneration(1), "switched over")
+            #expect(report.outcome.counted > 0 && report.outcome.late == 0 && report.notCloudEvents == 0, "\(report)")
+            let rebuilt = try await service.allBuckets(AnalyticsGeneration(1))
+            #expect(Set(rebuilt.keys) == Set(incremental.keys), "the same buckets")
+            for (id, bucket) in incremental {
+                #expect(rebuilt[id]?.delta == bucket.delta, "bucket \(id): rebuilt \(String(describing: rebuilt[id]?.delta)) vs live \(bucket.delta)")
+            }
+            // (`to` is now, so the totals' start moves with it.)
+            var after = try await overview().totals, mineAfter = try #require(try await mine(provider.accessToken)?.totals)
+            after.start = figures.totals.start
+            mineAfter.start = totals.start
+            #expect(after == figures.totals, "the dashboards read the rebuilt generation: the same figures")
+            #expect(mineAfter == totals)
         }
         await group.triggerGracefulShutdown()
         _ = await running.result
+        await DispatchTests.close(h)
+    }
+
+    @Test("folding order does not matter: a job folded before its request (within a batch), completions for the same client folded out of order")
+    func foldingOrder() async throws {
+        let mongo = try TestServers.mongo()
+        let service = AnalyticsService(mongo: mongo)
+        let now = Self.at("2026-12-02T12:00:00Z")
+        let (p, c) = ("p-\(UUID().uuidString.prefix(8))", "c-\(UUID().uuidString.prefix(8))")
+        func completed(_ job: String, at time: String) throws -> EventEnvelope {
+            try Self.event(DispatchEvents.jobStatusChanged, DispatchEvents.JobStatusChanged(jobId: job, requestId: "r-\(job)", clientId: c, providerId: p,
+                                                                                           from: .inProgress, to: .completed, by: .provider, at: Self.at(time)), at: time)
+        }
+        let created = try Self.event(DispatchEvents.requestCreated, DispatchEvents.RequestCreated(requestId: "r-\(p)", clientId: c, categoryId: "gardening",
+                                                                                                  lat: 41.15, lng: -8.61), at: "2026-12-01T09:00:00Z")
+        let assigned = try Self.event(DispatchEvents.jobAssigned, DispatchEvents.JobAssigned(jobId: "j-\(p)", requestId: "r-\(p)", clientId: c, providerId: p),
+                                      at: "2026-12-01T09:03:00Z")
+        let first = try completed("a-\(p)", at: "2026-11-29T10:00:00Z"), second = try completed("b-\(p)", at: "2026-11-30T10:00:00Z"),
+            third = try completed("c-\(p)", at: "2026-12-01T10:00:00Z")
+        let (inOrder, shuffled) = (AnalyticsGeneration(Int.random(in: 1_000...999_999)), AnalyticsGeneration(Int.random(in: 1_000...999_999)))
+        try await service.apply([created, assigned, first, second, third], now: now, generation: inOrder)
+        try await service.apply([assigned, created], now: now, generation: shuffled)
+        for event in [third, first, second] { try await service.apply([event], now: now, generation: shuffled) }
+        let (a, b) = (try await service.allBuckets(inOrder), try await service.allBuckets(shuffled))
+        #expect(Set(a.keys) == Set(b.keys))
+        for (id, bucket) in a { #expect(b[id]?.delta == bucket.delta, "\(id)") }
+        let days = a.values.filter { $0.scope == "provider:\(p)" && $0.granularity == .day }.sorted { $0.start < $1.start }
+        #expect(days.map { $0.counters?["clients_repeat"] ?? 0 } == [0, 1, 1], "every completion for the client but the earliest is a repeat")
+        #expect(a["category:gardening|day|2026-12-01T00:00:00Z"] != nil || a.values.contains { $0.scope == "category:gardening" && $0.counters?["assigned"] == 1 },
+                "the job's category came from its request, folded after it in the batch")
+        #expect(b.values.contains { $0.scope == "category:gardening" && $0.counters?["assigned"] == 1 && $0.granularity == .day })
+        for generation in [inOrder, shuffled] {
+            for name in service.collections(of: generation) { try await mongo.collection(name, as: BSONDocument.self).drop() }
+        }
+        await mongo.shutdown()
+    }
+
+    /// The web dashboard in Debian's headless Chromium: a provider (in São Paulo's time zone) and
+    /// an admin sign in through the page; its bars, points, cards and area grid show the seeded
+    /// figures, and it reloads new ones. Screenshots are kept in `artifacts/`.
+    @Test("the dashboard page renders the seeded figures in Chromium and reloads new ones")
+    func dashboardInChromium() async throws {
+        let h = try await D.harness()
+        let service = AnalyticsService(mongo: h.platform.mongo)
+        let now = Self.at("2026-12-02T12:00:00Z")
+        let artifacts = DeploymentFilesTests.root.appendingPathComponent("artifacts")
+        try FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)
+        try await h.app.test(.live) { client in
+            let base = "http://127.0.0.1:\(client.port!)"
+            let provider = try await T.register(client, email: T.email(), role: "provider")
+            let adminEmail = T.email()
+            _ = try await h.identity.createAdmin(email: adminEmail, password: "admin password 1!", name: "Root")
+            let p = provider.user.id, category = "plumbing-\(UUID().uuidString.prefix(6).lowercased())"
+            func payment(_ id: String, job: String, gross: String, fee: String, net: String, at time: String) throws -> EventEnvelope {
+                try Self.event(PaymentEvents.captured, PaymentEvents.PaymentChanged(
+                    paymentId: id, requestId: "r-\(job)", jobId: job, clientId: "c1", providerId: p, categoryId: category, status: "captured",
+                    amount: Money(gross, currency: "EUR")!, hold: Money(gross, currency: "EUR")!, platformFee: Money(fee, currency: "EUR")!,
+                    providerNet: Money(net, currency: "EUR")!, at: Self.at(time)), at: time)
+            }
+            func job(_ id: String, _ to: JobStatus, at time: String) throws -> EventEnvelope {
+                try Self.event(DispatchEvents.jobStatusChanged, DispatchEvents.JobStatusChanged(jobId: id, requestId: "r-\(id)", clientId: "c-\(id)", providerId: p,
+                                                                                               from: .inProgress, to: to, by: .provider, at: Self.at(time)), at: time)
+            }
+            func review(_ job: String, _ rating: Int, at time: String) throws -> EventEnvelope {
+                try Self.event(DispatchEvents.reviewPublished, DispatchEvents.ReviewPublished(jobId: job, authorId: "c-\(job)", authorRole: .client, subjectId: p,
+                                                                                             rating: rating), at: time)
+            }
+            func request(_ id: String, at time: String) throws -> EventEnvelope {
+                try Self.event(DispatchEvents.requestCreated, DispatchEvents.RequestCreated(requestId: id, clientId: "c-\(id)", categoryId: category,
+                                                                                            lat: 38.72, lng: -9.14), at: time)
+            }
+            func assigned(_ job: String, request: String, at time: String) throws -> EventEnvelope {
+                try Self.event(DispatchEvents.jobAssigned, DispatchEvents.JobAssigned(jobId: job, requestId: request, clientId: "c-\(request)", providerId: p), at: time)
+            }
+            // São Paulo is UTC-3: the provider's days are Nov 28, 29 and 30 there; the last job
+            // (01:30Z on Dec 1) is still Nov 30 for them.
+            let profile = try Self.event(IdentityEvents.providerProfileUpdated, IdentityEvents.ProviderProfileUpdated(
+                providerId: p, categories: [category], serviceRadiusKm: 10, currency: "EUR", hourlyRate: "50", timeZone: "America/Sao_Paulo"), at: "2026-11-27T00:00:00Z")
+            try await service.apply([profile,
+                                     try request("r1", at: "2026-11-28T14:59:00Z"), try request("r2", at: "2026-11-29T13:59:00Z"), try request("r3", at: "2026-12-01T01:00:00Z"),
+                                     try Self.offer(DispatchEvents.offerSent, "o1-\(p)", provider: p, at: "2026-11-28T15:00:00Z"),
+                                     try Self.offer(DispatchEvents.offerAccepted, "o1-\(p)", provider: p, at: "2026-11-28T15:00:20Z"),
+                                     try assigned("j1", request: "r1", at: "2026-11-28T15:01:00Z"),
+                                     try job("j1", .completed, at: "2026-11-28T16:00:00Z"),
+                                     try payment("pay1", job: "j1", gross: "100.00", fee: "20.00", net: "80.00", at: "2026-11-28T16:05:00Z"),
+                                     try review("j1", 5, at: "2026-11-28T16:10:00Z"),
+                                     try Self.offer(DispatchEvents.offerSent, "o2-\(p)", provider: p, at: "2026-11-29T14:00:00Z"),
+                                     try Self.offer(DispatchEvents.offerDeclined, "o2-\(p)", provider: p, at: "2026-11-29T14:00:30Z"),
+                                     try Self.offer(DispatchEvents.offerSent, "o3-\(p)", provider: p, at: "2026-12-01T01:00:10Z"),
+                                     try Self.offer(DispatchEvents.offerAccepted, "o3-\(p)", provider: p, at: "2026-12-01T01:00:20Z"),
+                                     try assigned("j2", request: "r3", at: "2026-12-01T01:01:00Z"),
+                                     try job("j2", .completed, at: "2026-12-01T01:30:00Z"),
+                                     try payment("pay2", job: "j2", gross: "50.00", fee: "10.00", net: "40.00", at: "2026-12-01T01:31:00Z"),
+                                     try review("j2", 4, at: "2026-12-01T01:40:00Z"),
+                                     try Self.event(DispatchEvents.locationUpdated, DispatchEvents.LocationUpdated(providerId: p, lat: 38.72, lng: -9.14, at: Self.at("2026-11-28T14:00:00Z")),
+                                                    at: "2026-11-28T14:00:00Z")], now: now)
+
+            struct Seen: Decodable {
+                struct Chart: Decodable { var bars: [Mark]; var points: [Mark] }
+                struct Mark: Decodable, Equatable { var start: String; var value: Double }
+                struct Area: Decodable { var geohash: String; var requests: Int; var online: Int; var fill: String }
+                var view: String
+                var charts: [String: Chart]
+                var cards: [String: String]
+                var areas: [Area]
+                var error: String
+                var consoleErrors: [String]
+                func bars(_ chart: String) -> [Double] { charts[chart]?.bars.map(\.value) ?? [] }
+                func points(_ chart: String) -> [Mark] { charts[chart]?.points ?? [] }
+            }
+            let script = DeploymentFilesTests.root.appendingPathComponent("Tests/Python/dashboard_check.py").path
+            func seen(_ path: String) throws -> Seen { try JSONDecoder().decode(Seen.self, from: Data(contentsOf: URL(fileURLWithPath: path))) }
+            let out = FileManager.default.temporaryDirectory.appendingPathComponent(TestServers.unique("dashboard")).path
+            let go = out + ".go"
+            defer { for path in [out, out + ".2", go] { try? FileManager.default.removeItem(atPath: path) } }
+
+            // The provider, with a reload after more is seeded.
+            let browser = Task {
+                try await ChildProcess.capture([DeploymentFilesTests.root.appendingPathComponent(".stack/venv/bin/python").path, script, base, provider.user.email,
+                                                "correct horse battery", "from=2026-11-28&to=2026-12-01&granularity=day&refresh=2",
+                                                artifacts.appendingPathComponent("dashboard-provider.png").path, out, go])
+            }
+            guard try await eventually(timeout: .seconds(60), { (try? seen(out)) != nil }) else {
+                let run = try await browser.value
+                Issue.record("the page did not load (\(run.status)): \(run.output)")
+                return
+            }
+            let first = try seen(out)
+            #expect(first.view == "provider" && first.error.isEmpty && first.consoleErrors.isEmpty, "\(first.error) \(first.consoleErrors)")
+            #expect(first.charts["chart-jobs"]?.bars.map(\.start) == ["2026-11-28T03:00:00Z", "2026-11-29T03:00:00Z", "2026-11-30T03:00:00Z"],
+                    "one bar per São Paulo day")
+            #expect(first.bars("chart-jobs") == [1, 0, 1], "the job at 01:30Z on Dec 1 is Nov 30 in São Paulo")
+            #expect(first.bars("chart-earnings") == [80, 0, 40])
+            #expect(first.points("chart-acceptance").map(\.value) == [1, 0, 1])
+            #expect(first.points("chart-rating") == [.init(start: "2026-11-28T03:00:00Z", value: 5), .init(start: "2026-11-30T03:00:00Z", value: 4)],
+                    "a day without reviews has no point")
+            #expect(first.cards["jobsCompleted"] == "2" && first.cards["earningsNet"] == "120.00 EUR" && first.cards["rating"] == "4.5 (2)")
+
+            try await service.apply([try job("j3", .completed, at: "2026-11-29T18:00:00Z")], now: now)
+            _ = FileManager.default.createFile(atPath: go, contents: nil)
+            let run = try await browser.value
+            #expect(run.status == 0, "\(run.output)")
+            let reloaded = try seen(out + ".2")
+            #expect(reloaded.bars("chart-jobs") == [1, 1, 1], "the page reloaded the new completion")
+
+            // The admin: the platform's charts and the supply and demand grid.
+            let admin = try await ChildProcess.capture([DeploymentFilesTests.root.appendingPathComponent(".stack/venv/bin/python").path, script, base, adminEmail,
+                                                        "admin password 1!", "from=2026-11-28&to=2026-12-02&granularity=day&category=\(category)",
+                                                        artifacts.appendingPathComponent("dashboard-admin.png").path, out])
+            #expect(admin.status == 0, "\(admin.output)")
+            let platform = try seen(out)
+            #expect(platform.view == "admin" && platform.error.isEmpty && platform.consoleErrors.isEmpty, "\(platform.error) \(platform.consoleErrors)")
+            #expect(platform.bars("chart-requests") == [1, 1, 0, 1])
+            #expect(platform.points("chart-fill").map(\.value) == [1, 0, 1], "no point on the day without requests")
+            #expect(platform.bars("chart-gmv") == [100, 0, 0, 50])
+            #expect(platform.cards["requests"] == "3" && platform.cards["gmv"] == "150.00 EUR")
+            let area = try #require(platform.areas.first { $0.geohash == Geohash.encode(lat: 38.72, lng: -9.14) }, "\(platform.areas)")
+            #expect(area.requests == 3 && area.online == 1 && area.fill == "0.6667")
+        }
         await DispatchTests.close(h)
     }
 }

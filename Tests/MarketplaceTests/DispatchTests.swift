@@ -65,7 +65,7 @@ struct DispatchTests {
                                                    policy: chatPolicy),
                               s3: s3)
         let notificationsModule = try await NotificationTests.module(platform: platform, ports: ports, options: notifications)
-        let analytics = AnalyticsModule(service: AnalyticsService(mongo: platform.mongo))
+        let analytics = try AnalyticsModule(service: AnalyticsService(mongo: platform.mongo))
         let built: [any ServiceModule] = [identity] + (paymentsModule.map { [$0] } ?? []) + [dispatch, realtime, chat, notificationsModule, analytics]
         let composition = Composition(platform: platform, built: built, ports: ports)
         try await composition.prepare()

@@ -146,6 +146,32 @@ struct CollectionOperations {
         }
     }
 
+    /// Many single-document upserts as one ordered bulk write: one `update` command, one round
+    /// trip (the server's batch limit aside); each statement still matches and changes its own document.
+    func upsertEach(_ statements: [(filter: BSONDocument, update: BSONDocument)]) throws -> (matched: Int, upserted: Int) {
+        guard !statements.isEmpty else { return (0, 0) }
+        return try withCollection { collection in
+            let opts = try options()
+            let bulk = mongoc_collection_create_bulk_operation_with_opts(collection, opts.pointer)!
+            defer { mongoc_bulk_operation_destroy(bulk) }
+            let upsert = NativeDocument(["upsert": true])
+            var error = bson_error_t()
+            var natives: [NativeDocument] = []
+            natives.reserveCapacity(statements.count * 2)
+            for statement in statements {
+                let selector = NativeDocument(statement.filter), change = NativeDocument(statement.update)
+                natives += [selector, change]
+                guard mongoc_bulk_operation_update_one_with_opts(bulk, selector.pointer, change.pointer, upsert.pointer, &error) else { throw MongoError(error) }
+            }
+            let reply = NativeDocument()
+            let ok = mongoc_bulk_operation_execute(bulk, reply.pointer, &error) != 0
+            withExtendedLifetime(natives) {}
+            guard ok else { throw MongoError(error) }
+            let result = reply.document
+            return (result["nMatched"]?.intValue ?? 0, result["nUpserted"]?.intValue ?? 0)
+        }
+    }
+
     func findOneAndUpdate(_ filter: BSONDocument, _ update: BSONDocument, sort: BSONDocument?, returnNew: Bool, upsert: Bool) throws -> BSONDocument? {
         try withCollection { collection in
             let query = NativeDocument(filter)

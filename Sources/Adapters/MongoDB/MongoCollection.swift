@@ -114,6 +114,12 @@ public struct MongoSessionCollection<Document: Codable & Sendable> {
         try operations.update(filter, update, upsert: false, many: true)
     }
 
+    /// Upserts each (filter, update) pair, all in one bulk write (one round trip).
+    @discardableResult
+    public func upsertEach(_ statements: [(filter: BSONDocument, update: BSONDocument)]) throws -> (matched: Int, upserted: Int) {
+        try operations.upsertEach(statements)
+    }
+
     public func findOneAndUpdate(_ filter: BSONDocument, _ update: BSONDocument, returnNew: Bool = true, upsert: Bool = false) throws -> Document? {
         try operations.findOneAndUpdate(filter, update, sort: nil, returnNew: returnNew, upsert: upsert)
             .map { try BSONDecoder().decode(Document.self, from: $0) }

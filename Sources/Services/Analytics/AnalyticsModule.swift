@@ -13,17 +13,24 @@ public struct AnalyticsModule: ServiceModule {
     public static var openAPI: OpenAPIFragment { AnalyticsOpenAPI.fragment }
 
     public let service: AnalyticsService
+    public let dashboard: DashboardAssets
 
     public init(context: ModuleContext) async throws {
         let grace = try context.configuration.seconds("grace", default: 7 * 86_400, in: 60...(366 * 86_400))
-        self.init(service: AnalyticsService(mongo: context.mongo, settings: .init(grace: grace), logger: context.logger))
+        try self.init(service: AnalyticsService(mongo: context.mongo, settings: .init(grace: grace), logger: context.logger))
     }
 
-    public init(service: AnalyticsService) { self.service = service }
+    public init(service: AnalyticsService, dashboard: DashboardAssets? = nil) throws {
+        self.service = service
+        self.dashboard = try dashboard ?? .bundled()
+    }
 
     public func prepare() async throws { try await service.prepare() }
 
-    public func addRoutes(to router: Router<AppRequestContext>) { AnalyticsRoutes.register(on: router, service: service) }
+    public func addRoutes(to router: Router<AppRequestContext>) {
+        AnalyticsRoutes.register(on: router, service: service)
+        DashboardRoutes.register(on: router, assets: dashboard)
+    }
 
     /// The topics whose events count.
     public static let topics: [Topic] = [.serviceRequests, .offers, .jobs, .reviews, .payments, .providerLocations, .users]

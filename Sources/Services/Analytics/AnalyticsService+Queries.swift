@@ -63,9 +63,9 @@ extension AnalyticsService {
     }
 
     /// The buckets of `scope` over `range`, one group per point (zero-filled).
-    func points(scope: MetricScope, range: Range, timeZone: TimeZone) async throws -> [(start: Date, folded: Folded)] {
+    func points(_ store: Store, scope: MetricScope, range: Range, timeZone: TimeZone) async throws -> [(start: Date, folded: Folded)] {
         let first = BucketKey.start(of: range.granularity, containing: range.from, in: timeZone)
-        let stored = try await buckets.range(scope: scope.key, granularity: range.granularity.stored, from: first, to: range.to)
+        let stored = try await store.buckets.range(scope: scope.key, granularity: range.granularity.stored, from: first, to: range.to)
         let starts = BucketKey.starts(of: range.granularity, from: range.from, to: range.to, in: timeZone)
         let grouped = Dictionary(grouping: stored) { BucketKey.start(of: range.granularity, containing: $0.start, in: timeZone) }
         return starts.map { ($0, Folded(grouped[$0] ?? [])) }
@@ -151,10 +151,11 @@ extension AnalyticsService {
     }
 
     public func providerAnalytics(providerID: String, from: String?, to: String?, granularity: String?) async throws -> ProviderSeries {
-        let zoneName = try await facts.providers([providerID])[providerID]?.timeZone ?? "UTC"
+        let store = try await currentStore()
+        let zoneName = try await store.facts.providers([providerID])[providerID]?.timeZone ?? "UTC"
         let zone = TimeZone(identifier: zoneName) ?? TimeZone(identifier: "UTC")!
         let range = try Range.parse(from: from, to: to, granularity: granularity, timeZone: zone)
-        let points = try await self.points(scope: .provider(providerID), range: range, timeZone: zone)
+        let points = try await self.points(store, scope: .provider(providerID), range: range, timeZone: zone)
         var all = Folded()
         for point in points { all.merge(point.folded.delta) }
         return ProviderSeries(providerId: providerID, timeZone: zoneName, granularity: range.granularity, from: range.from, to: range.to,
@@ -218,7 +219,7 @@ extension AnalyticsService {
         }
         let utc = TimeZone(identifier: "UTC")!
         let range = try Range.parse(from: from, to: to, granularity: granularity, timeZone: utc)
-        let points = try await self.points(scope: category.map(MetricScope.category) ?? .platform, range: range, timeZone: utc)
+        let points = try await self.points(try await currentStore(), scope: category.map(MetricScope.category) ?? .platform, range: range, timeZone: utc)
         var all = Folded()
         for point in points { all.merge(point.folded.delta) }
         return PlatformSeries(category: category, granularity: range.granularity, from: range.from, to: range.to,
@@ -240,7 +241,7 @@ extension AnalyticsService {
         guard caller.role == .admin else { throw DomainError.forbidden }
         let utc = TimeZone(identifier: "UTC")!
         let range = try Range.parse(from: from, to: to, granularity: "hour", timeZone: utc)
-        let stored = try await buckets.areas(granularity: .hour, from: BucketKey.start(of: .hour, containing: range.from, in: utc), to: range.to)
+        let stored = try await currentStore().buckets.areas(granularity: .hour, from: BucketKey.start(of: .hour, containing: range.from, in: utc), to: range.to)
         return Dictionary(grouping: stored, by: \.scope).map { scope, buckets in
             let folded = Folded(buckets)
             let requests = folded.counter("requests"), assigned = folded.counter("assigned"), online = folded.distinct("online")

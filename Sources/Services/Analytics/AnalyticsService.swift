@@ -17,20 +17,51 @@ public final class AnalyticsService: Sendable {
 
     public let mongo: MongoClient
     public let settings: Settings
-    let buckets: BucketRepository
-    let facts: FactRepository
     let logger: Logger
-    static let inboxCollection = "inbox_analytics"
+    static let inboxBaseName = "inbox_analytics"
+    /// Which generation is current (not per generation: it is what switches).
+    static let stateCollection = "analytics_state"
 
     public init(mongo: MongoClient, settings: Settings = .init(), logger: Logger = Logger(label: "analytics")) {
         self.mongo = mongo
         self.settings = settings
         self.logger = logger
-        buckets = BucketRepository(mongo: mongo)
-        facts = FactRepository(mongo: mongo)
     }
 
-    public func prepare() async throws { try await buckets.prepare() }
+    /// One generation's collections.
+    struct Store: Sendable {
+        let generation: AnalyticsGeneration
+        let inbox: String
+        let buckets: BucketRepository
+        let facts: FactRepository
+
+        init(mongo: MongoClient, generation: AnalyticsGeneration) {
+            self.generation = generation
+            inbox = generation.collection(AnalyticsService.inboxBaseName)
+            buckets = BucketRepository(mongo: mongo, generation: generation)
+            facts = FactRepository(mongo: mongo, generation: generation)
+        }
+
+        var collections: [String] { [inbox, buckets.collectionName] + FactRepository.baseNames.map(generation.collection) }
+    }
+
+    struct GenerationState: Codable, Sendable {
+        var _id: String
+        var current: Int
+        var switchedAt: Date?
+    }
+
+    func store(_ generation: AnalyticsGeneration) -> Store { Store(mongo: mongo, generation: generation) }
+
+    /// The generation the live worker writes and the queries read (one small read).
+    public func currentGeneration() async throws -> AnalyticsGeneration {
+        let state = try await mongo.collection(Self.stateCollection, as: GenerationState.self).findOne(["_id": "generation"])
+        return AnalyticsGeneration(state?.current ?? 0)
+    }
+
+    func currentStore() async throws -> Store { store(try await currentGeneration()) }
+
+    public func prepare() async throws { try await currentStore().buckets.prepare() }
 
     struct InboxEntry: Codable, Sendable { var _id: String; var type: String; var processedAt: Date }
 
@@ -39,20 +70,49 @@ public final class AnalyticsService: Sendable {
         public var counted = 0
         public var duplicates = 0
         public var late = 0
-        /// Database writes: one per bucket touched, plus the inbox records (one insert) and facts.
+        /// Documents written: one upsert per bucket touched, and the inbox records and facts.
         public var bucketWrites = 0
         public var otherWrites = 0
+        /// Write commands sent (round trips): the inbox insert, the facts' inserts and upserts, and
+        /// one bulk write for all the buckets.
+        public var writeCommands = 0
+
+        public init() {}
+
+        public mutating func add(_ other: BatchOutcome) {
+            counted += other.counted
+            duplicates += other.duplicates
+            late += other.late
+            bucketWrites += other.bucketWrites
+            otherWrites += other.otherWrites
+            writeCommands += other.writeCommands
+        }
+    }
+
+    /// Events that leave facts other topics' events need (a request's category and area, a
+    /// provider's time zone) go first within a batch; each partition keeps its order.
+    static func foldingOrder(_ events: [EventEnvelope]) -> [EventEnvelope] {
+        let early: Set<EventType> = [DispatchEvents.requestCreated, DispatchEvents.requestCancelled, DispatchEvents.requestUnfulfilled,
+                                     IdentityEvents.providerProfileUpdated]
+        return events.filter { early.contains($0.type) } + events.filter { !early.contains($0.type) }
     }
 
     /// Folds a fetched batch in, in one transaction: the inbox records (one insert), the facts the
     /// events leave, and one upsert per bucket. Redelivered events (already in the inbox) and
-    /// repeats within the batch are skipped.
+    /// repeats within the batch are skipped. An event is late when its own time is more than the
+    /// grace period before it arrived (`arrivals`, by event id: the broker's timestamps in a
+    /// rebuild; `now` otherwise). `generation`: the current one when nil.
     @discardableResult
-    public func apply(_ batch: [EventEnvelope], now: Date = Date()) async throws -> BatchOutcome {
+    public func apply(_ batch: [EventEnvelope], now: Date = Date(), arrivals: [String: Date] = [:],
+                      generation: AnalyticsGeneration? = nil) async throws -> BatchOutcome {
+        var chosen = generation
+        if chosen == nil { chosen = try await currentGeneration() }
+        let store = store(chosen!)
+        let facts = store.facts
         var outcome = BatchOutcome()
         var seen = Set<String>()
-        let unique = batch.filter { seen.insert($0.id).inserted }
-        let processed = Set(try await mongo.collection(Self.inboxCollection, as: InboxEntry.self)
+        let unique = Self.foldingOrder(batch.filter { seen.insert($0.id).inserted })
+        let processed = Set(try await mongo.collection(store.inbox, as: InboxEntry.self)
             .find(["_id": ["$in": .array(unique.map { .string($0.id) })]]).map(\._id))
         let events = unique.filter { !processed.contains($0.id) }
         outcome.duplicates = batch.count - events.count
@@ -79,7 +139,9 @@ public final class AnalyticsService: Sendable {
                 case .request(let id): context.request = requests[id]
                 case .offer(let id): context.offer = offers[id]
                 case .job(let id): context.job = jobs[id]
-                case .pair(let provider, let client): context.earlierCompletedWithClient = pairs[FactRepository.pairID(provider: provider, client: client)] ?? 0
+                case .pair(let provider, let client):
+                    // A pair folded before the earliest completions were dated counts as long ago.
+                    context.firstCompletionWithClient = pairs[FactRepository.pairID(provider: provider, client: client)].map { $0.first ?? .distantPast }
                 }
             }
             let (made, left) = try AnalyticsProjector.project(event, facts: context)
@@ -89,15 +151,21 @@ public final class AnalyticsService: Sendable {
                 case .offer(let fact): offers[fact._id] = fact
                 case .job(let fact): jobs[fact._id] = fact
                 case .provider(let fact): zones[fact._id] = fact.timeZone
-                case .completedPair(let provider, let client): pairs[FactRepository.pairID(provider: provider, client: client), default: 0] += 1
+                case .completedPair(let provider, let client, let time):
+                    let id = FactRepository.pairID(provider: provider, client: client)
+                    var pair = pairs[id] ?? FactRepository.Pair(_id: id, completed: 0, first: time)
+                    pair.completed += 1
+                    pair.first = min(pair.first ?? .distantPast, time)
+                    pairs[id] = pair
                 }
             }
             changes += left
-            if event.time < now.addingTimeInterval(-settings.grace) {
+            let closed = (arrivals[event.id] ?? now).addingTimeInterval(-settings.grace)
+            if event.time < closed {
                 outcome.late += 1  // its buckets are closed: remembered, not counted
                 continue
             }
-            contributions += made
+            contributions += made.filter { $0.time >= closed }
             outcome.counted += 1
         }
 
@@ -114,16 +182,17 @@ public final class AnalyticsService: Sendable {
             }
         }
         let inbox = events.map { InboxEntry(_id: $0.id, type: $0.type.rawValue, processedAt: now) }
-        let (merged, facts) = (deltas.filter { !$0.value.isEmpty }, changes)
-        let existing = try await self.facts.existing(changes)
-        let factWrites = try await mongo.withTransaction { session in
-            try session.collection(Self.inboxCollection, as: InboxEntry.self).insert(contentsOf: inbox)
-            let writes = try FactRepository.apply(facts, existing: existing, in: session)
-            for (key, delta) in merged { try BucketRepository.upsert(key, delta, in: session) }
+        let merged = deltas.filter { !$0.value.isEmpty }
+        let existing = try await facts.existing(changes)
+        let factWrites = try await mongo.withTransaction { [changes] session in
+            try session.collection(store.inbox, as: InboxEntry.self).insert(contentsOf: inbox)
+            let writes = try facts.apply(changes, existing: existing, in: session)
+            try store.buckets.upsert(merged, in: session)
             return writes
         }
         outcome.bucketWrites = merged.count
-        outcome.otherWrites = 1 + factWrites
+        outcome.otherWrites = inbox.count + factWrites.documents
+        outcome.writeCommands = 1 + factWrites.commands + (merged.isEmpty ? 0 : 1)
         Counter(label: "analytics_events_total", dimensions: [("outcome", "counted")]).increment(by: outcome.counted)
         if outcome.late > 0 { Counter(label: "analytics_events_total", dimensions: [("outcome", "late")]).increment(by: outcome.late) }
         if outcome.duplicates > 0 { Counter(label: "analytics_events_total", dimensions: [("outcome", "duplicate")]).increment(by: outcome.duplicates) }

@@ -36,14 +36,15 @@ public struct EventFacts: Sendable {
     public var request: RequestFact?
     public var offer: OfferFact?
     public var job: JobFact?
-    /// Completed jobs between this job's provider and client before this one.
-    public var earlierCompletedWithClient = 0
+    /// When this job's provider first completed a job for its client (as far as folded so far):
+    /// every completion but the earliest is a repeat, whatever order they are folded in.
+    public var firstCompletionWithClient: Date?
 
-    public init(request: RequestFact? = nil, offer: OfferFact? = nil, job: JobFact? = nil, earlierCompletedWithClient: Int = 0) {
+    public init(request: RequestFact? = nil, offer: OfferFact? = nil, job: JobFact? = nil, firstCompletionWithClient: Date? = nil) {
         self.request = request
         self.offer = offer
         self.job = job
-        self.earlierCompletedWithClient = earlierCompletedWithClient
+        self.firstCompletionWithClient = firstCompletionWithClient
     }
 }
 
@@ -53,5 +54,5 @@ public enum FactChange: Sendable, Equatable {
     case offer(OfferFact)
     case job(JobFact)
     case provider(ProviderFact)
-    case completedPair(providerID: String, clientID: String)
+    case completedPair(providerID: String, clientID: String, at: Date)
 }

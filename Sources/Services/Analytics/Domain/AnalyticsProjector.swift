@@ -104,12 +104,19 @@ public enum AnalyticsProjector {
                 }
                 return (out, [])
             case .completed:
+                // Every completion for a client but the earliest is a repeat. One folded before an
+                // earlier one (a replay reads partitions at their own pace) is counted when that
+                // earlier one arrives, in its own bucket.
+                let first = facts.firstCompletionWithClient
                 add(.provider(change.providerId)) { delta in
                     delta.counters["jobs_completed", default: 0] += 1
-                    if facts.earlierCompletedWithClient > 0 { delta.counters["clients_repeat", default: 0] += 1 }
+                    if let first, first <= time { delta.counters["clients_repeat", default: 0] += 1 }
+                }
+                if let first, first > time {
+                    out.append(Contribution(scope: .provider(change.providerId), time: first, delta: BucketDelta(counters: ["clients_repeat": 1])))
                 }
                 everywhere(category: category, area: area, count("completed"))
-                return (out, [.completedPair(providerID: change.providerId, clientID: change.clientId)])
+                return (out, [.completedPair(providerID: change.providerId, clientID: change.clientId, at: time)])
             case .cancelled:
                 add(.provider(change.providerId), count("jobs_cancelled_\(change.by.rawValue)"))
                 everywhere(category: category, area: area, count("cancelled_\(change.by.rawValue)"))

@@ -73,7 +73,7 @@ public struct BucketDelta: Sendable, Equatable {
     public var histograms: [String: LatencyHistogram] = [:]
     public var sets: [String: Set<String>] = [:]
 
-    public init() {}
+    public init(counters: [String: Int] = [:]) { self.counters = counters }
 
     public mutating func merge(_ other: BucketDelta) {
         for (name, value) in other.counters { counters[name, default: 0] += value }

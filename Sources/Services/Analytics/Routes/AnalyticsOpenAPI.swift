@@ -20,6 +20,14 @@ extension OpenAPI {
                                                               responses: merge(ok("PlatformAnalytics"), problems(["400", "403"])))],
             "/v1/admin/analytics/areas": ["get": operation("Supply against demand per area (geohash of 5), busiest first (admins)", tag: "admin", secured: true,
                                                            parameters: range, responses: merge(ok("AreaAnalytics"), problems(["400", "403"])))],
+            "/dashboard": ["get": operation("The web dashboard for providers and admins (it signs in with this API)", tag: "analytics",
+                                            responses: ["200": ["description": "The page", "content": ["text/html": ["schema": ["type": "string"]]]]])],
+            "/dashboard/{asset}": ["get": operation("The dashboard's script, style sheet and images", tag: "analytics",
+                                                    parameters: [["name": "asset", "in": "path", "required": true,
+                                                                  "schema": ["type": "string", "pattern": "^[a-z0-9-]+\\.(html|css|js|svg|png|ico)$"]]],
+                                                    responses: merge(["200": ["description": "The file", "content": [
+                                                        "text/html": ["schema": ["type": "string"]], "text/css": ["schema": ["type": "string"]],
+                                                        "text/javascript": ["schema": ["type": "string"]]]]], problems(["404"])))],
         ]
         let number: [String: Any] = ["type": "number"]
         let cancelled = object(["client": integer, "provider": integer, "admin": integer], required: ["client", "provider", "admin"])

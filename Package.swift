@@ -120,6 +120,7 @@ let package = Package(
             "MarketplaceContracts", "MarketplaceMongo", "MarketplaceRedis", "MarketplaceKafka", "MarketplaceMessaging", "MarketplaceHTTP",
             "MarketplacePlatform",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Metrics", package: "swift-metrics"),
         ], path: "Sources/Services/Dispatch", swiftSettings: strict),
 
         // The WebSocket gateway (Centrifugo client protocol v2) and the bridge from domain events.

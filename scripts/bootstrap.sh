@@ -23,6 +23,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# promtool (Debian's prometheus package, without the recommended exporters): the deployment test
+# checks and unit-tests monitoring/prometheus-rules.yaml with it.
+if ! command -v promtool >/dev/null; then
+  echo "bootstrap: apt-get install prometheus (for promtool)"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+
 PY="${PYTHON:-python3}"
 if [ ! -x "$STACK/venv/bin/python" ]; then
   echo "bootstrap: creating venv"
@@ -98,4 +107,4 @@ if [ ! -e "$STACK/lib/librdkafka.so.1" ]; then
   ln -sf "$rdk" "$STACK/lib/librdkafka.so.1"
 fi
 
-echo "bootstrap: done (tansu, librdkafka runtime, secantusdb, redis, moto, aiosmtpd, localstripe, chromium and playwright ready)"
+echo "bootstrap: done (tansu, librdkafka runtime, secantusdb, redis, moto, aiosmtpd, localstripe, chromium, playwright and promtool ready)"

@@ -28,7 +28,7 @@ public final class KafkaConsumer: @unchecked Sendable {
                                 pauseAfter: .milliseconds(configuration.pauseAfterMillis), gather: .milliseconds(configuration.gatherMillis), logger: logger)
         let context = KafkaCallbackContext()
         if configuration.client.statisticsIntervalMillis > 0 {
-            context.statistics = KafkaStatisticsExporter(role: "consumer", clientID: configuration.client.clientID)
+            context.statistics = KafkaStatisticsExporter(role: "consumer", clientID: configuration.client.clientID, group: configuration.groupID)
         }
         context.rebalance = { handle, error, partitions in core.rebalance(handle, error, partitions) }
         context.install(on: conf)

@@ -30,16 +30,20 @@ private let rebalanceCallback: @convention(c) (OpaquePointer?, rd_kafka_resp_err
 }
 
 /// Turns librdkafka's periodic statistics JSON into Prometheus-style gauges:
-/// `kafka_consumer_lag{client,topic,partition}` (records not yet handled), `kafka_queue_messages{client}` (records waiting
+/// `kafka_consumer_lag{client,role,group,topic,partition}` (records not yet handled; `group`: what a
+/// worker's autoscaler selects on), `kafka_queue_messages{client}` (records waiting
 /// in librdkafka), `kafka_broker_errors{client}` (transmit + receive errors, cumulative),
 /// `kafka_reply_queue{client}`.
 final class KafkaStatisticsExporter: Sendable {
     let role: String
     let clientID: String
+    /// The consumer group (consumers only).
+    let group: String?
 
-    init(role: String, clientID: String) {
+    init(role: String, clientID: String, group: String? = nil) {
         self.role = role
         self.clientID = clientID
+        self.group = group
     }
 
     func record(_ json: Data) {
@@ -68,7 +72,7 @@ final class KafkaStatisticsExporter: Sendable {
                 let lag = stored >= 0 ? stored : committed
                 guard lag >= 0 else { continue }
                 Gauge(label: "kafka_consumer_lag",
-                      dimensions: client + [("topic", topic), ("partition", partition)]).record(lag)
+                      dimensions: client + (group.map { [("group", $0)] } ?? []) + [("topic", topic), ("partition", partition)]).record(lag)
             }
         }
     }

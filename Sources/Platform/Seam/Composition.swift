@@ -87,6 +87,19 @@ public final class Composition: Sendable {
         return router
     }
 
+    /// Every consumer worker's declaration (its group and topics) by worker name: what the
+    /// deployment's autoscalers are checked against (no more replicas than partitions).
+    public func consumerWorkers() throws -> [String: ConsumerWorker] {
+        let context = WorkerContext { _, _ in }
+        var found: [String: ConsumerWorker] = [:]
+        for name in Self.workers(of: moduleTypes).map(\.name) {
+            for module in modules {
+                if case .consumer(let consumer)? = try module.makeWorker(named: name, in: context) { found[name] = consumer }
+            }
+        }
+        return found
+    }
+
     /// The named workers as services, each built from its module's instance.
     public func workerServices(_ names: [String]) throws -> [any Service] {
         let context = WorkerContext { [self] router, extra in

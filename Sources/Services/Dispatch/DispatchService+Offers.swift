@@ -3,6 +3,7 @@ import MarketplaceContracts
 import MarketplaceHTTP
 import MarketplaceMessaging
 import MarketplaceMongo
+import Metrics
 import Synchronization
 
 /// The first wave of offers for a new request (later waves: Waves.swift), and accepting or
@@ -15,6 +16,7 @@ extension DispatchService {
     public func dispatch(_ event: EventEnvelope, index: ProviderPresenceIndex) async throws {
         let created = try event.decode(DispatchEvents.RequestCreated.self)
         let now = Date()
+        let started = ContinuousClock.now
         let budget = created.budgetMoney
         let candidates = try await self.candidates(category: created.categoryId, at: Coordinates(lat: created.lat, lng: created.lng),
                                                    radiusKm: policy.firstRadiusKm, budget: budget, excluding: [], index: index, now: now)
@@ -37,7 +39,13 @@ extension DispatchService {
                 try Outbox.append(event, to: topic, in: session)
             }
         }
-        if offered.withLock({ $0 }) { await offerStats.count(offered: wave.map(\.providerId)) }
+        guard offered.withLock({ $0 }) else { return }
+        await offerStats.count(offered: wave.map(\.providerId))
+        // Counted after the commit (a retried transaction must not count twice).
+        let took = (ContinuousClock.now - started).components
+        Timer(label: "dispatch_decision_duration_seconds").recordNanoseconds(took.seconds * 1_000_000_000 + took.attoseconds / 1_000_000_000)
+        Counter(label: "dispatch_offers_sent_total", dimensions: [("wave", "1")]).increment(by: wave.count)
+        if wave.isEmpty { Counter(label: "dispatch_requests_without_candidates_total").increment() }
     }
 
     /// Offers of one wave to the given candidates, valid for the policy's offer lifetime.
@@ -109,8 +117,10 @@ extension DispatchService {
         }
         guard won else {
             _ = try? await offers.settle(offer._id, as: .withdrawn)
+            Counter(label: "dispatch_offer_answers_total", dimensions: [("outcome", "taken")]).increment()
             throw DomainError.conflict("request_taken", "another provider accepted this request first")
         }
+        Counter(label: "dispatch_offer_answers_total", dimensions: [("outcome", "accepted")]).increment()
         await offerStats.count(accepted: offer.providerId)  // after commit, see ProviderOfferStatsRepository
         var view = offer.view
         view.status = .accepted
@@ -132,6 +142,7 @@ extension DispatchService {
         guard let declined else {
             throw DomainError.conflict("offer_closed", "the offer is \(offer.status.rawValue)")
         }
+        Counter(label: "dispatch_offer_answers_total", dimensions: [("outcome", "declined")]).increment()
         return declined.view
     }
 }

@@ -68,6 +68,13 @@ if ! "$STACK/venv/bin/python" -c "import aiosmtpd" 2>/dev/null; then
   "$VPIP" install -q "aiosmtpd==1.4.6" || "$VPIP" install -q aiosmtpd
 fi
 
+# schemathesis: scripts/fuzz-api.sh fuzzes the API from its OpenAPI document (with the hypothesis
+# release it was measured with, below 6.136).
+if [ ! -x "$STACK/venv/bin/schemathesis" ]; then
+  echo "bootstrap: pip install schemathesis"
+  "$VPIP" install -q "schemathesis==4.3.2" "hypothesis<6.136"
+fi
+
 # Playwright drives Debian's chromium (it cannot download its own browsers here; none is needed).
 if ! "$STACK/venv/bin/python" -c "import playwright.sync_api" 2>/dev/null; then
   echo "bootstrap: pip install playwright"
@@ -107,4 +114,4 @@ if [ ! -e "$STACK/lib/librdkafka.so.1" ]; then
   ln -sf "$rdk" "$STACK/lib/librdkafka.so.1"
 fi
 
-echo "bootstrap: done (tansu, librdkafka runtime, secantusdb, redis, moto, aiosmtpd, localstripe, chromium, playwright and promtool ready)"
+echo "bootstrap: done (tansu, librdkafka runtime, secantusdb, redis, moto, aiosmtpd, localstripe, chromium, playwright, schemathesis and promtool ready)"

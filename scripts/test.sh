@@ -31,3 +31,6 @@ export LD_LIBRARY_PATH="$ROOT/.stack/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 swift build --build-tests "$@"
 swift test --skip-build "$@"
+# The whole API fuzzed from its OpenAPI document with each role's token (not when the run is
+# narrowed to some tests).
+[ $# -gt 0 ] || scripts/fuzz-api.sh

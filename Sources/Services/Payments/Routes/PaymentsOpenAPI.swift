@@ -32,7 +32,8 @@ extension OpenAPI {
                                 "schema": ["type": "string", "pattern": "^t=[0-9]+(,v[0-9]+=[0-9a-zA-Z]+)*,v1=[0-9a-f]{64}(,v[0-9]+=[0-9a-zA-Z]+)*$"],
                                 "description": "t=<unix time>,v1=<HMAC-SHA256 hex> (a forged or stale one is 400 all the same)"]],
                 "requestBody": ["required": true, "content": ["application/json": ["schema": ["type": "object"]]]],
-                "responses": merge(ok("WebhookReceipt"), problems(["400", "413"])),
+                // 401: a bearer token that is sent and not valid is refused here too, as everywhere (Stripe sends none).
+                "responses": merge(ok("WebhookReceipt"), problems(["400", "401", "413"])),
             ]],
             "/v1/providers/me/earnings": ["get": operation("My earnings: balance, pending holds and ledger postings, newest first (providers)",
                                                            tag: "payments", secured: true, parameters: [

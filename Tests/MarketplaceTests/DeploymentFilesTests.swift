@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import MarketplaceApp
 import MarketplaceContracts
 import MarketplaceMessaging
@@ -134,10 +135,17 @@ struct DeploymentFilesTests {
                     "\(Self.name(deployment)) does not spread its replicas over zones")
         }
 
-        // The workers' declarations (group and topics), from the modules themselves.
-        let h = try await DispatchTests.harness(payments: PaymentTests.Options())
-        let consumers = try h.composition.consumerWorkers()
-        await DispatchTests.close(h)
+        // The workers' declarations (group and topics), from the modules as production builds them
+        // (nothing prepared: no index or topic is touched).
+        var configuration = PlatformConfiguration()
+        configuration.kafkaBrokers = TestServers.kafkaBrokers
+        configuration.mongoURI = TestServers.mongoURI
+        configuration.mongoDatabase = TestServers.unique("deployment")
+        configuration.redisHost = TestServers.redisHost
+        configuration.redisPort = TestServers.redisPort
+        let platform = try Platform(configuration: configuration, logger: Logger(label: "test"))
+        let consumers = try await Composition(platform: platform, modules: MarketplaceApp.modules).consumerWorkers()
+        await platform.close()
         var partitions: [String: Int] = [:]
         for file in try Self.files("topics", "yaml") {
             let topic = try #require(try Yams.load(yaml: String(contentsOf: file, encoding: .utf8)) as? [String: Any])

@@ -59,7 +59,7 @@ final class ProtocolTestClient: Sendable {
 
     /// Sends `{"id": N, method: params}` and waits for the reply with that id.
     @discardableResult
-    func command(_ method: String, _ params: [String: Any] = [:], timeout: Duration = .seconds(10)) async throws -> [String: Any] {
+    func command(_ method: String, _ params: [String: Any] = [:], timeout: Duration = .seconds(30)) async throws -> [String: Any] {
         let id = nextID.withLock { $0 += 1; return $0 }
         let data = try JSONSerialization.data(withJSONObject: ["id": id, method: params])
         sendRaw(String(decoding: data, as: UTF8.self))
@@ -67,7 +67,7 @@ final class ProtocolTestClient: Sendable {
     }
 
     /// The first message (reply or push) matching, removed from the buffer.
-    func waitFor(timeout: Duration = .seconds(10), _ match: @Sendable ([String: Any]) -> Bool) async throws -> [String: Any] {
+    func waitFor(timeout: Duration = .seconds(30), _ match: @Sendable ([String: Any]) -> Bool) async throws -> [String: Any] {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             let found: [String: Any]? = incoming.withLock { messages in

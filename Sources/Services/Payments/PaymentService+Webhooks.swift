@@ -43,7 +43,13 @@ extension PaymentService {
     public func replayWebhook(id: String) async throws -> String {
         guard try await webhooks.reopen(id: id) else { throw DomainError.notFound("webhook event '\(id)'") }
         try await processWebhooks()
-        return try await webhooks.find(id: id)?.outcome ?? "pending"
+        // A running payments-webhooks worker may have claimed it first: its outcome, once it has one.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            if let outcome = try await webhooks.find(id: id)?.outcome { return outcome }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return "pending"
     }
 
     /// The PaymentIntent an event concerns, if it is a kind that can change a payment.

@@ -137,12 +137,7 @@ struct DeploymentFilesTests {
 
         // The workers' declarations (group and topics), from the modules as production builds them
         // (nothing prepared: no index or topic is touched).
-        var configuration = PlatformConfiguration()
-        configuration.kafkaBrokers = TestServers.kafkaBrokers
-        configuration.mongoURI = TestServers.mongoURI
-        configuration.mongoDatabase = TestServers.unique("deployment")
-        configuration.redisHost = TestServers.redisHost
-        configuration.redisPort = TestServers.redisPort
+        let configuration = TestServers.platformConfiguration(database: "deployment")
         let platform = try Platform(configuration: configuration, logger: Logger(label: "test"))
         let consumers = try await Composition(platform: platform, modules: MarketplaceApp.modules).consumerWorkers()
         await platform.close()

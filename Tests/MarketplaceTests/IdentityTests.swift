@@ -21,12 +21,7 @@ struct IdentityTests {
     }
 
     static func harness(loginFailureLimit: Int = 5, accessTokenLifetime: TimeInterval = 900) async throws -> Harness {
-        var configuration = PlatformConfiguration()
-        configuration.kafkaBrokers = TestServers.kafkaBrokers
-        configuration.mongoURI = TestServers.mongoURI
-        configuration.mongoDatabase = TestServers.unique("identity")
-        configuration.redisHost = TestServers.redisHost
-        configuration.redisPort = TestServers.redisPort
+        let configuration = TestServers.platformConfiguration(database: "identity")
         let platform = try Platform(configuration: configuration, logger: Logger(label: "test"))
         let service = IdentityService(mongo: platform.mongo, redis: platform.redis,
                                       configuration: .init(accessTokenLifetime: accessTokenLifetime, loginFailureLimit: loginFailureLimit))

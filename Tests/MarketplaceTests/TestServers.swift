@@ -2,6 +2,7 @@ import Foundation
 import MarketplaceAWS
 import MarketplaceKafka
 import MarketplaceMongo
+import MarketplacePlatform
 import MarketplaceRedis
 import Testing
 
@@ -57,6 +58,17 @@ enum TestServers {
     }
 
     /// A database of its own for one test.
+    /// The platform's configuration pointed at these servers, with a database of its own.
+    static func platformConfiguration(database: String) -> PlatformConfiguration {
+        var configuration = PlatformConfiguration()
+        configuration.kafkaBrokers = kafkaBrokers
+        configuration.mongoURI = mongoURI
+        configuration.mongoDatabase = unique(database)
+        configuration.redisHost = redisHost
+        configuration.redisPort = redisPort
+        return configuration
+    }
+
     static func mongo() throws -> MongoClient {
         try MongoClient(configuration: MongoConfiguration(uri: mongoURI, database: unique("test"), poolSize: 8))
     }

@@ -10,6 +10,10 @@ import Synchronization
 final class ClientConnection: Sendable {
     enum Phase: Sendable {
         case awaitingConnect(since: ContinuousClock.Instant)
+        /// A `connect` arrived and its token is being verified. The stale timer no longer applies
+        /// (on a loaded node verification can take longer than the connect timeout), only the much
+        /// longer `authenticationBound`; a refused token goes back to waiting since `waitingSince`.
+        case authenticating(waitingSince: ContinuousClock.Instant, started: ContinuousClock.Instant)
         case connected(Caller, expiresAt: Date)
         case closed
     }
@@ -46,6 +50,8 @@ final class ClientConnection: Sendable {
     }
 
     static let inboxPauseAt = 16
+    /// How long a received `connect` may take to verify before the connection is given up.
+    static let authenticationBound: Duration = .seconds(60)
 
     let id = UUID().uuidString.lowercased()
     let queue: SendQueue
@@ -106,6 +112,19 @@ final class ClientConnection: Sendable {
     var info: ClientInfo? { state.withLock { $0.info } }
     var subscriptionNames: [String] { state.withLock { Array($0.subscriptions.keys) } }
     var subscriptionCount: Int { state.withLock { $0.subscriptions.count } }
+
+    /// A `connect` command is being handled; see `Phase.authenticating`.
+    func authenticationStarted() {
+        state.withLock { state in
+            if case .awaitingConnect(let since) = state.phase { state.phase = .authenticating(waitingSince: since, started: .now) }
+        }
+    }
+    /// The `connect` was refused without ending the connection (an expired token: the SDK retries).
+    func authenticationRefused() {
+        state.withLock { state in
+            if case .authenticating(let since, _) = state.phase { state.phase = .awaitingConnect(since: since) }
+        }
+    }
 
     func connected(_ caller: Caller, expiresAt: Date) {
         state.withLock { state in
@@ -205,6 +224,8 @@ final class ClientConnection: Sendable {
             case .closed: return .nothing
             case .awaitingConnect(let since):
                 return now - since > configuration.connectTimeout ? .disconnect(.stale) : .nothing
+            case .authenticating(_, let started):
+                return now - started > Self.authenticationBound ? .disconnect(.stale) : .nothing
             case .connected(_, let expiresAt):
                 if expiresAt < wallClock { return .disconnect(.expired) }
                 if let sent = state.pingSentAt, now - sent < configuration.pingInterval { return .nothing }

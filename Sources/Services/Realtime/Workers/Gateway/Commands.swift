@@ -80,7 +80,14 @@ extension RealtimeGateway {
 
     private func connect(_ command: Command, _ connection: ClientConnection) async throws -> String {
         guard connection.caller == nil else { throw ProtocolError.badRequest }  // connect once
-        let (caller, expiresAt) = try await authenticate(command.string("token"))
+        connection.authenticationStarted()
+        let caller: Caller, expiresAt: Date
+        do {
+            (caller, expiresAt) = try await authenticate(command.string("token"))
+        } catch {
+            connection.authenticationRefused()
+            throw error
+        }
         connection.connected(caller, expiresAt: expiresAt)
         let ttl = max(1, Int(expiresAt.timeIntervalSinceNow.rounded(.down)))
         let ping = Int(configuration.pingInterval.components.seconds)

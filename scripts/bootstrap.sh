@@ -68,6 +68,12 @@ if ! "$STACK/venv/bin/python" -c "import aiosmtpd" 2>/dev/null; then
   "$VPIP" install -q "aiosmtpd==1.4.6" || "$VPIP" install -q aiosmtpd
 fi
 
+# localbucket: a local S3 that writes to disk, under Tansu in the durable stack profile.
+if ! "$STACK/venv/bin/python" -c "import localbucket" 2>/dev/null; then
+  echo "bootstrap: pip install localbucket"
+  "$VPIP" install -q "localbucket==1.2.1"
+fi
+
 # schemathesis: scripts/fuzz-api.sh fuzzes the API from its OpenAPI document (with the hypothesis
 # release it was measured with, below 6.136).
 if [ ! -x "$STACK/venv/bin/schemathesis" ]; then

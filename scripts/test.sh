@@ -41,3 +41,5 @@ fi
 # The whole API fuzzed from its OpenAPI document with each role's token (not when the run is
 # narrowed to some tests).
 [ $# -gt 0 ] || scripts/fuzz-api.sh
+# Coverage-guided fuzzing of the WebSocket command parser and the BSON reader, bounded.
+[ $# -gt 0 ] || FUZZ_SECONDS="${FUZZ_SECONDS:-30}" scripts/fuzz-targets.sh

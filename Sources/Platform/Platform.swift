@@ -21,7 +21,7 @@ public final class Platform: Sendable {
     public init(configuration: PlatformConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
-        producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: configuration.kafkaClient),
+        producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: configuration.kafkaClient, idempotent: configuration.kafkaIdempotentProducer),
                                      logger: logger.with(label: "kafka.producer"))
         admin = try KafkaAdmin(configuration: configuration.kafkaClient, timeout: .seconds(5))
         mongo = try MongoClient(configuration: configuration.mongo)

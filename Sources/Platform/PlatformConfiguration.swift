@@ -17,6 +17,13 @@ public struct PlatformConfiguration: Sendable {
     public var kafkaTopicPrefix: String
     /// librdkafka debug contexts (e.g. "metadata,cgrp") for diagnosis; empty: off.
     public var kafkaDebug: String = ""
+    /// Overrides every consumer's `fetch.wait.max.ms` (each worker picks its own otherwise). A
+    /// broker on object storage (Tansu on s3://, the durable stack) answers nothing below ~500.
+    public var kafkaFetchWaitMaxMillis: Int?
+    /// The idempotent producer (on by default). Off only for a broker whose producer state is not
+    /// safe under concurrent writes (Tansu on s3://, the durable stack: "out of order sequence
+    /// number" is fatal); delivery stays at-least-once and every consumer deduplicates by event id.
+    public var kafkaIdempotentProducer = true
     public var mongoURI: String
     public var mongoDatabase: String
     public var mongoPoolSize: Int
@@ -50,8 +57,10 @@ public struct PlatformConfiguration: Sendable {
     }
 
     public var kafkaClient: KafkaClientConfiguration {
-        KafkaClientConfiguration(bootstrapServers: kafkaBrokers, statisticsIntervalMillis: 10_000,
-                                 properties: kafkaDebug.isEmpty ? [:] : ["debug": kafkaDebug])
+        var properties: [String: String] = [:]
+        if !kafkaDebug.isEmpty { properties["debug"] = kafkaDebug }
+        return KafkaClientConfiguration(bootstrapServers: kafkaBrokers, statisticsIntervalMillis: 10_000, properties: properties,
+                                        consumerFetchWaitMaxMillis: kafkaFetchWaitMaxMillis)
     }
 
     public var mongo: MongoConfiguration {
@@ -125,6 +134,14 @@ extension PlatformConfiguration {
         }
         kafkaTopicPrefix = reader.string(forKey: "kafka.topic.prefix") ?? ""
         kafkaDebug = reader.string(forKey: "kafka.debug") ?? ""
+        let idempotence = try string("kafka.producer.idempotence", "true")
+        guard let idempotent = Bool(idempotence) else {
+            throw ConfigurationError(key: "kafka.producer.idempotence", value: idempotence, reason: "expected true or false")
+        }
+        kafkaIdempotentProducer = idempotent
+        if reader.string(forKey: "kafka.fetch.wait.max.ms") != nil {
+            kafkaFetchWaitMaxMillis = try integer("kafka.fetch.wait.max.ms", 100, in: 1...300_000)
+        }
         mongoURI = try string("mongo.uri", defaults.mongoURI)
         guard mongoURI.hasPrefix("mongodb://") || mongoURI.hasPrefix("mongodb+srv://") else {
             throw ConfigurationError(key: "mongo.uri", value: mongoURI, reason: "expected a mongodb:// URI")

@@ -63,6 +63,38 @@ struct MongoAdapterTests {
         #expect(Decimal128("abc") == nil)
     }
 
+    @Test("datetimes keep their milliseconds; one beyond ±2^48 ms is written as the bound, not trapped on")
+    func datetimeBounds() async throws {
+        let mongo = try TestServers.mongo()
+        let collection = mongo.collection("datetimes", as: BSONDocument.self)
+        let ordinary = Date(timeIntervalSince1970: 1_764_547_200.123)
+        try await collection.insert(["_id": "d", "ordinary": .date(ordinary), "future": .date(.distantFuture),
+                                     "epoch": .date(Date(timeIntervalSince1970: 0)), "early": .date(Date(timeIntervalSince1970: -2_208_988_800.5))])
+        let stored = try #require(try await collection.findOne(["_id": "d"]))
+        #expect(stored["ordinary"] == .date(ordinary))
+        #expect(stored["future"] == .date(.distantFuture))
+        #expect(stored["early"] == .date(Date(timeIntervalSince1970: -2_208_988_800.5)))
+        // Stable: what was read writes back to the same value.
+        #expect(try await collection.deleteOne(["_id": "d"]) == 1)
+        try await collection.insert(stored)
+        #expect(try await collection.findOne(["_id": "d"]) == stored)
+
+        // Far dates (year 143,000; ±∞; NaN) are written as the bound (year 10889 or 6980 BC)
+        // instead of trapping in Int64(Double). SecantusDB, whose dates are Python's, refuses years
+        // after 9999 with a typed error; MongoDB stores the bound and reads it back as written.
+        let bound = Date(timeIntervalSince1970: Double(1 << 48) / 1000)
+        for (name, far, expected) in [("far", Date(timeIntervalSince1970: 4_460_000_000_000), bound),
+                                      ("infinite", Date(timeIntervalSince1970: .infinity), bound),
+                                      ("nan", Date(timeIntervalSince1970: .nan), Date(timeIntervalSince1970: 0))] {
+            do {
+                try await collection.insert(["_id": .string(name), "at": .date(far)])
+                #expect(try await collection.findOne(["_id": .string(name)])?["at"] == .date(expected), "\(name)")
+            } catch let error as MongoError {
+                #expect(expected != Date(timeIntervalSince1970: 0), "\(name): \(error)")
+            }
+        }
+    }
+
     @Test("a unique-index violation is a typed conflict")
     func duplicateKeyIsConflict() async throws {
         let mongo = try TestServers.mongo()

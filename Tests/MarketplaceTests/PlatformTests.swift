@@ -155,6 +155,42 @@ struct HealthTests {
         await platform.close()
     }
 
+    @Test("readiness answers within its timeout when MongoDB accepts connections but never replies")
+    func readinessIsBoundedWhenAServerHangs() async throws {
+        // A listening socket nobody accepts from: the kernel completes the handshake and the
+        // driver waits for a hello reply (a stopped or overloaded server). libmongoc's ping then
+        // blocks for the server selection timeout (5 s) and does not notice task cancellation.
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #expect(listener >= 0)
+        defer { close(listener) }
+        var address = sockaddr_in(sin_family: sa_family_t(AF_INET), sin_port: 0, sin_addr: in_addr(s_addr: inet_addr("127.0.0.1")), sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) == 0 && listen(listener, 16) == 0 && getsockname(listener, $0, &length) == 0 }
+        }
+        #expect(bound)
+        let port = UInt16(bigEndian: address.sin_port)
+
+        var configuration = PlatformConfiguration()
+        configuration.kafkaBrokers = TestServers.kafkaBrokers
+        configuration.mongoURI = "mongodb://127.0.0.1:\(port)/?connectTimeoutMS=5000&socketTimeoutMS=10000&serverSelectionTimeoutMS=5000"
+        configuration.redisPort = TestServers.redisPort
+        let (app, platform) = try app(configuration)
+        try await app.test(.router) { client in
+            let started = ContinuousClock.now
+            try await client.execute(uri: "/health/ready", method: .get) { response in
+                let elapsed = ContinuousClock.now - started
+                #expect(response.status == .serviceUnavailable)
+                let body = String(buffer: response.body)
+                #expect(body.contains(#""mongodb":"timed out"#), "\(body)")
+                #expect(body.contains(#""redis":"ok""#))
+                // The 1 s timeout plus scheduling; before, the probe waited for the 5 s ping.
+                #expect(elapsed < .milliseconds(2500), "answered after \(elapsed)")
+            }
+        }
+        await platform.close()
+    }
+
     @Test("not ready, naming the dependency, when Redis does not answer")
     func notReadyWithoutRedis() async throws {
         var configuration = PlatformConfiguration()

@@ -9,13 +9,17 @@ public struct KafkaClientConfiguration: Sendable {
     /// How often librdkafka reports statistics (exported as metrics); 0 turns them off.
     public var statisticsIntervalMillis: Int
     public var properties: [String: String]
+    /// Consumers only: replaces each consumer's own `fetch.wait.max.ms` (a broker on object
+    /// storage answers nothing below ~500 ms).
+    public var consumerFetchWaitMaxMillis: Int?
 
     public init(bootstrapServers: String = "127.0.0.1:9092", clientID: String = "marketplace",
-                statisticsIntervalMillis: Int = 0, properties: [String: String] = [:]) {
+                statisticsIntervalMillis: Int = 0, properties: [String: String] = [:], consumerFetchWaitMaxMillis: Int? = nil) {
         self.bootstrapServers = bootstrapServers
         self.clientID = clientID
         self.statisticsIntervalMillis = statisticsIntervalMillis
         self.properties = properties
+        self.consumerFetchWaitMaxMillis = consumerFetchWaitMaxMillis
     }
 
     var baseProperties: [(String, String)] {
@@ -109,7 +113,7 @@ public struct KafkaConsumerConfiguration: Sendable {
             ("auto.commit.interval.ms", String(commitIntervalMillis)),
             ("session.timeout.ms", String(sessionTimeoutMillis)),
             ("heartbeat.interval.ms", String(heartbeatIntervalMillis)),
-            ("fetch.wait.max.ms", String(fetchWaitMaxMillis)),
+            ("fetch.wait.max.ms", String(client.consumerFetchWaitMaxMillis ?? fetchWaitMaxMillis)),
             ("partition.assignment.strategy", assignmentStrategy),
             ("enable.partition.eof", "false"),
         ] + fetchQueueBackoff + client.properties.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }

@@ -67,7 +67,7 @@ final class NativeDocument {
             var oid = id.native
             bson_append_oid(target, key, length, &oid)
         case .bool(let v): bson_append_bool(target, key, length, v)
-        case .date(let date): bson_append_date_time(target, key, length, Int64((date.timeIntervalSince1970 * 1000).rounded()))
+        case .date(let date): bson_append_date_time(target, key, length, BSONDateTime.milliseconds(of: date))
         case .null: bson_append_null(target, key, length)
         case .int32(let v): bson_append_int32(target, key, length, v)
         case .int64(let v): bson_append_int64(target, key, length, v)
@@ -126,7 +126,7 @@ final class NativeDocument {
             return .binary(subtype: UInt8(subtype.rawValue), data.map { Array(UnsafeBufferPointer(start: $0, count: Int(length))) } ?? [])
         case BSON_TYPE_OID: return .objectId(ObjectId(native: bson_iter_oid(iterator)))
         case BSON_TYPE_BOOL: return .bool(bson_iter_bool(iterator))
-        case BSON_TYPE_DATE_TIME: return .date(Date(timeIntervalSince1970: Double(bson_iter_date_time(iterator)) / 1000))
+        case BSON_TYPE_DATE_TIME: return .date(BSONDateTime.date(milliseconds: bson_iter_date_time(iterator)))
         case BSON_TYPE_INT32: return .int32(bson_iter_int32(iterator))
         case BSON_TYPE_INT64: return .int64(bson_iter_int64(iterator))
         case BSON_TYPE_DECIMAL128:
@@ -140,5 +140,25 @@ final class NativeDocument {
         default:
             return .null  // undefined, regex, code, min/max keys: not used by this platform
         }
+    }
+}
+
+/// BSON's datetime (Int64 milliseconds since 1970) as Foundation's `Date` (a Double of seconds)
+/// and back, bounded to ±2^48 ms (about ±8,900 years around 1970, past year 10,000): inside the
+/// bound milliseconds → Date → milliseconds gives the same integer (the roundings err by well under
+/// half a millisecond there); beyond it a datetime reads as the bound. Unbounded, a far date came
+/// back a millisecond off on every round trip and `Int64(Double)` trapped on a huge or non-finite
+/// one (found by scripts/fuzz-targets.sh bson).
+enum BSONDateTime {
+    static let bound: Int64 = 1 << 48
+
+    static func date(milliseconds: Int64) -> Date {
+        Date(timeIntervalSince1970: Double(min(max(milliseconds, -bound), bound)) / 1000)
+    }
+
+    static func milliseconds(of date: Date) -> Int64 {
+        let millis = (date.timeIntervalSince1970 * 1000).rounded()
+        if millis.isNaN { return 0 }
+        return millis >= Double(bound) ? bound : millis <= -Double(bound) ? -bound : Int64(millis)
     }
 }

@@ -17,14 +17,16 @@ final class ChildProcess: Sendable {
         self.pid = pid
     }
 
-    /// Waits for the process to end; its exit status.
+    /// Waits for the process to end; its exit status, or 128 + the signal that ended it (as a
+    /// shell reports it: a process killed by SIGTERM is not a clean exit 0).
     func exitStatus() async -> Int32 {
         let pid = self.pid
         return await withCheckedContinuation { continuation in
             Thread {
                 var status: Int32 = 0
                 waitpid(pid, &status, 0)
-                continuation.resume(returning: (status >> 8) & 0xff)
+                let signal = status & 0x7f
+                continuation.resume(returning: signal == 0 ? (status >> 8) & 0xff : 128 + signal)
             }.start()
         }
     }

@@ -14,7 +14,11 @@ at the same time, each part bounded:
   a frame header announcing 2^62 bytes, a message over the size limit, JSON that is not a
   command, binary frames;
 - subscribe floods: authenticated clients sending hundreds of subscribe commands at once;
-- slow readers: authenticated clients that ask for history over and over and never read.
+- slow readers: subscribers that never read, on a second job's channel whose provider
+  publishes 48 KiB positions; the gateway must cut them off (slow consumer).
+
+The storm runs in a child process, so that the bystanders' latencies measure the gateway and
+not this tool's own event loop.
 
 Checks: the gateway process is alive and ready afterwards; every bystander stayed connected
 and got at least 99% of the positions, with their delivery p50/p99 during the storm printed
@@ -24,6 +28,8 @@ failed check. Started by scripts/ws-abuse.sh.
 """
 import asyncio
 import base64
+import concurrent.futures
+import multiprocessing
 import json
 import os
 import random
@@ -242,37 +248,90 @@ async def subscribe_flood(token, user_id, clients, commands):
     return outcomes
 
 
-async def slow_readers(token, channel, clients, requests):
-    """History over and over on a socket that is never read: the gateway must drop or pause these."""
+async def slow_readers(token, channel, clients, seconds):
+    """Subscribers that never read, on a channel whose publisher sends 48 KiB positions 20 times a
+    second for 14 s (about 13 MiB) and then stops. The gateway must not hold that backlog: it
+    conflates positions (the newest replaces an unsent one) or cuts a slow consumer off (3008).
+    Each reader returns (cut off, bytes it finds when it finally reads): without either, the bytes
+    would be the whole backlog; with them, at most the socket buffers (4 MiB here) and the
+    gateway's soft queue limit (1 MiB)."""
     async def one():
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.setblocking(False)
         loop = asyncio.get_running_loop()
         await loop.sock_connect(sock, (WS_HOST, WS_PORT))
-        reader, writer = await asyncio.open_connection(sock=sock)
+        # A small limit: asyncio stops reading the socket once 128 KiB are buffered (with a large
+        # one the tool itself read everything into memory and the gateway never saw a slow reader).
+        reader, writer = await asyncio.open_connection(sock=sock, limit=1 << 16)
         writer.write(upgrade_request())
         await writer.drain()
         await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
-        writer.write(frame(0x1, json.dumps({"id": 1, "connect": {"token": token}}).encode()))
+        writer.write(frame(0x1, (json.dumps({"id": 1, "connect": {"token": token}}) + "\n" +
+                                 json.dumps({"id": 2, "subscribe": {"channel": channel}})).encode()))
+        await writer.drain()
+        await asyncio.sleep(seconds)  # never reading, until the publisher has stopped
         closed = False
-        for index in range(requests):
-            try:
-                writer.write(frame(0x1, json.dumps({"id": index + 2, "history": {"channel": channel, "limit": 100}}).encode()))
-                await asyncio.wait_for(writer.drain(), 0.5)
-            except (ConnectionError, asyncio.TimeoutError):
-                closed = True
-                break
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(8)  # never reading: the server's queue for it fills
-        try:
-            writer.write(frame(0x1, b'{"id":99999,"presence_stats":{"channel":"x"}}'))
-            await asyncio.wait_for(writer.drain(), 2)
-        except (ConnectionError, asyncio.TimeoutError):
+        received = 0
+        try:  # now read what is there: a server that cut the reader off ends with EOF
+            while chunk := await asyncio.wait_for(reader.read(1 << 20), 1):
+                received += len(chunk)
             closed = True
+        except (ConnectionError, asyncio.IncompleteReadError):
+            closed = True
+        except asyncio.TimeoutError:
+            closed = False
         writer.transport.abort()
-        return closed
+        return closed, received
     return await asyncio.gather(*(one() for _ in range(clients)))
+
+
+async def heavy_publisher(token, channel, seconds):
+    """The slow readers' channel: 48 KiB positions at the bystanders' rate."""
+    async with ws_client.connect(WS_URL, ping_interval=None) as socket_:
+        await socket_.send(json.dumps({"id": 1, "connect": {"token": token}}))
+        await socket_.recv()
+
+        errors = []
+
+        async def drain():
+            async for frame_ in socket_:
+                if frame_.strip() == "{}":
+                    await socket_.send("{}")
+                elif '"error"' in frame_:
+                    errors.append(frame_[:200])
+        reader = asyncio.create_task(drain())
+        padding = "x" * 49_152
+        ends = time.time() + seconds
+        seq = 0
+        while time.time() < ends:
+            seq += 1
+            await socket_.send(json.dumps({"id": seq + 1, "publish": {"channel": channel, "data": {"lat": 38.7, "lng": -9.1, "pad": padding}}}))
+            await asyncio.sleep(1 / RATE)
+        reader.cancel()
+        if errors:
+            log(f"heavy publisher: {len(errors)} of {seq} publishes refused, first: {errors[0]}")
+
+
+async def storm(client, heavy):
+    """Every part of the storm at once, bounded."""
+    n = lambda count: max(1, int(count * SCALE))  # noqa: E731
+    heavy_client, heavy_provider, heavy_job = heavy
+    publishing = asyncio.create_task(heavy_publisher(heavy_provider["accessToken"], f"location:{heavy_job}", 14))
+    results = await asyncio.gather(
+        connect_storm(n(2000), client["accessToken"]),
+        asyncio.gather(*(raw_session(payloads, upgrade=upgrade) for _ in range(n(20)) for payloads, upgrade in MALFORMED.values())),
+        subscribe_flood(client["accessToken"], client["user"]["id"], n(20), 500),
+        slow_readers(heavy_client["accessToken"], f"location:{heavy_job}", n(30), 16),
+    )
+    await publishing
+    return results
+
+
+def storm_process(client, heavy):
+    """The storm in its own process: the bystanders' latencies then measure the gateway, not the
+    tool's own event loop busy with the storm."""
+    return asyncio.run(storm(client, heavy))
 
 
 # MARK: the run
@@ -281,6 +340,7 @@ async def main():
     admin = platform_api.admin_token(BASE, BINARY, f"admin-abuse{os.getpid()}-{int(time.time())}@example.com", os.environ)
     client, provider, job = platform_api.assigned_job(BASE, admin, f"abuse{os.getpid()}{int(time.time())}")
     channel = f"location:{job}"
+    heavy = platform_api.assigned_job(BASE, admin, f"abuseheavy{os.getpid()}{int(time.time())}")
     log(f"job {job}: {BYSTANDERS} bystanders on {channel}, positions at {RATE}/s; storm scale {SCALE}")
 
     stop = asyncio.Event()
@@ -299,18 +359,15 @@ async def main():
     storm_started = time.time()
     failures = []
     n = lambda count: max(1, int(count * SCALE))  # noqa: E731
-    storm = await asyncio.gather(
-        connect_storm(n(2000), client["accessToken"]),
-        asyncio.gather(*(raw_session(payloads, upgrade=upgrade) for _ in range(n(20)) for payloads, upgrade in MALFORMED.values())),
-        subscribe_flood(client["accessToken"], client["user"]["id"], n(20), 500),
-        slow_readers(client["accessToken"], channel, n(30), 200),
-    )
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        storm_results = await asyncio.get_running_loop().run_in_executor(pool, storm_process, client, heavy)
     storm_ended = time.time()
     peak_rss = rss_mib()
-    connected, malformed, floods, slow = storm
+    connected, malformed, floods, slow = storm_results
     log(f"storm {storm_ended - storm_started:.1f} s: {connected} connect/leave cycles, {len(malformed)} malformed sessions "
         f"({sum(1 for o in malformed if o == 'closed')} closed by the server, {sum(1 for o in malformed if o == 'left open')} left open), "
-        f"{len(floods)} subscribe floods ({floods.count('closed')} closed), {len(slow)} slow readers ({sum(slow)} cut off)")
+        f"{len(floods)} subscribe floods ({floods.count('closed')} closed), {len(slow)} slow readers "
+        f"({sum(1 for cut, _ in slow if cut)} cut off, at most {max(size for _, size in slow) / 1048576:.1f} MiB waiting for one)")
     await asyncio.sleep(15)
     settled_rss = rss_mib()
     connections_after = gauge("realtime_connections")
@@ -328,7 +385,9 @@ async def main():
     left_open = [name for (name, _), outcome in zip(list(MALFORMED.items()) * n(20), malformed) if outcome == "left open"]
     expect(not left_open, f"every malformed session was closed by the server ({sorted(set(left_open))})")
     expect(floods.count("closed") == len(floods), f"subscribe floods are cut off ({floods.count('closed')} of {len(floods)})")
-    expect(all(slow), f"slow readers are cut off or paused ({sum(slow)} of {len(slow)})")
+    backlog = max(size for _, size in slow)
+    expect(all(cut or size <= 6 * 1048576 for cut, size in slow),
+           f"slow readers hold no backlog: cut off or conflated (at most {backlog / 1048576:.1f} MiB of ~13 MiB published waited for one)")
     quiet = [ms for b in bystanders for t, ms in b.latencies if quiet_started <= t < quiet_ended]
     stormy = [ms for b in bystanders for t, ms in b.latencies if storm_started <= t < storm_ended]
     log(f"bystander delivery: quiet p50 {percentile(quiet, .5):.1f} ms p99 {percentile(quiet, .99):.1f} ms ({len(quiet)}); "

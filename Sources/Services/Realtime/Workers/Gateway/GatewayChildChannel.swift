@@ -64,9 +64,12 @@ struct GatewayChildChannel: ServerChildChannel, HTTPChannelHandler {
                 })
             var configuration = NIOUpgradableHTTPServerPipelineConfiguration<UpgradeResult>(upgradeConfiguration: upgrade)
             configuration.enablePipelining = false
-            configuration.enableErrorHandling = false
+            // Bytes that are not HTTP get a 400 (NIO's protocol error handler), then
+            // ClosingOnHTTPParserError ends the connection.
+            configuration.enableErrorHandling = true
             configuration.enableResponseHeaderValidation = false
             let result = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: configuration)
+            try channel.pipeline.syncOperations.addHandler(ClosingOnHTTPParserError())
             return Value(upgradeResult: result, channel: channel)
         }
     }
@@ -80,6 +83,7 @@ struct GatewayChildChannel: ServerChildChannel, HTTPChannelHandler {
             }
         } catch {
             logger.debug("connection ended before upgrade: \(error)")
+            value.channel.close(promise: nil)
         }
     }
 }

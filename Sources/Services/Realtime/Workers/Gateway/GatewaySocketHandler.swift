@@ -55,6 +55,8 @@ final class GatewaySocketHandler: ChannelInboundHandler, @unchecked Sendable {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         guard let connection else { return }
+        // RFC 6455 5.1: a server fails the connection on a client frame that is not masked.
+        guard frame.maskKey != nil else { connection.disconnect(.badRequest, dropPending: true); return }
         switch frame.opcode {
         case .text:
             var data = frame.unmaskedData
@@ -78,8 +80,10 @@ final class GatewaySocketHandler: ChannelInboundHandler, @unchecked Sendable {
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: reply))).whenComplete { _ in
                 channel.close(promise: nil)
             }
+        case .pong:
+            break  // unsolicited pongs are allowed (RFC 6455 5.5.3)
         default:
-            break
+            connection.disconnect(.badRequest, dropPending: true)  // a reserved opcode: fail the connection (5.2)
         }
     }
 

@@ -85,7 +85,10 @@ public final class RealtimeGateway: Service, Sendable {
             onServerRunning: { [self] channel in self.boundPort.withLock { $0 = channel.localAddress?.port } },
             logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.runService() }
+            // run(), not runService(): runService() starts a service group of its own that catches
+            // SIGTERM, so the gateway's server stopped before the process's service group asked
+            // it to, and the process exited 1 ("RealtimeGateway finished unexpectedly").
+            group.addTask { try await app.run() }
             group.addTask { try await self.readFanOut() }
             group.addTask { await self.housekeeping() }
             group.addTask { await self.followRevocations() }

@@ -38,18 +38,24 @@ final class RawWebSocket {
 
     func sendText(_ text: String) throws { try sendFrame(opcode: 0x1, payload: Array(text.utf8)) }
 
-    /// Any client frame: `fin` false leaves a message open for continuation frames (opcode 0).
-    func sendFrame(opcode: UInt8, fin: Bool = true, payload: [UInt8]) throws {
+    /// Any client frame: `fin` false leaves a message open for continuation frames (opcode 0);
+    /// `masked` false breaks RFC 6455 5.1 (what a broken or hostile client sends).
+    func sendFrame(opcode: UInt8, fin: Bool = true, masked: Bool = true, payload: [UInt8]) throws {
+        let maskBit: UInt8 = masked ? 0x80 : 0
         var frame: [UInt8] = [(fin ? 0x80 : 0) | opcode]
         if payload.count < 126 {
-            frame.append(0x80 | UInt8(payload.count))
+            frame.append(maskBit | UInt8(payload.count))
         } else {
-            frame.append(0x80 | 126)
+            frame.append(maskBit | 126)
             frame += [UInt8(payload.count >> 8), UInt8(payload.count & 0xff)]
         }
-        let mask: [UInt8] = [1, 2, 3, 4]
-        frame += mask
-        frame += payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
+        if masked {
+            let mask: [UInt8] = [1, 2, 3, 4]
+            frame += mask
+            frame += payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
+        } else {
+            frame += payload
+        }
         try write(frame)
     }
 

@@ -250,7 +250,7 @@ struct RealtimeProtocolTests {
         await r.stop()
     }
 
-    @Test("WebSocket framing: a ping gets its pong, a command split over frames is joined, a client's close is answered, binary ends with 3501, a FIN closes")
+    @Test("WebSocket framing: a ping gets its pong, a command split over frames is joined, a client's close is answered, binary, unmasked and reserved frames end with 3501, a FIN closes")
     func framing() async throws {
         let r = try await RealtimeHarness.start()
         try await r.dispatch.app.test(.router) { api in
@@ -277,6 +277,14 @@ struct RealtimeProtocolTests {
             let binary = try RawWebSocket(port: port)
             try binary.sendFrame(opcode: 0x2, payload: [1, 2, 3])
             #expect(binary.drainUntilClosed(timeout: 20) == 3501)
+
+            // Frames RFC 6455 makes the server fail: unmasked (5.1), a reserved opcode (5.2).
+            let unmasked = try RawWebSocket(port: port)
+            try unmasked.sendFrame(opcode: 0x1, masked: false, payload: Array(#"{"id":1,"connect":{}}"#.utf8))
+            #expect(unmasked.drainUntilClosed(timeout: 20) == 3501)
+            let reserved = try RawWebSocket(port: port)
+            try reserved.sendFrame(opcode: 0x3, payload: [1])
+            #expect(reserved.drainUntilClosed(timeout: 20) == 3501)
 
             // A client that goes away without a close frame (FIN only) does not linger half-open.
             let leaving = try RawWebSocket(port: port)

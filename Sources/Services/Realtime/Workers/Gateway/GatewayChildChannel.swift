@@ -46,6 +46,7 @@ struct GatewayChildChannel: ServerChildChannel, HTTPChannelHandler {
                 },
                 upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(RequiringMaskedFrames())
                         try channel.pipeline.syncOperations.addHandler(NIOWebSocketFrameAggregator(
                             minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 64, maxAccumulatedFrameSize: gateway.configuration.maxMessageBytes))
                         try channel.pipeline.syncOperations.addHandler(GatewaySocketHandler(gateway: gateway))

@@ -55,8 +55,6 @@ final class GatewaySocketHandler: ChannelInboundHandler, @unchecked Sendable {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         guard let connection else { return }
-        // RFC 6455 5.1: a server fails the connection on a client frame that is not masked.
-        guard frame.maskKey != nil else { connection.disconnect(.badRequest, dropPending: true); return }
         switch frame.opcode {
         case .text:
             var data = frame.unmaskedData
@@ -109,7 +107,7 @@ final class GatewaySocketHandler: ChannelInboundHandler, @unchecked Sendable {
         switch error {
         case NIOWebSocketError.invalidFrameLength, NIOWebSocketFrameAggregator.Error.accumulatedFrameSizeIsTooLarge:
             connection.disconnect(.messageTooLarge, dropPending: true)
-        case is NIOWebSocketError, is NIOWebSocketFrameAggregator.Error, is ByteToMessageDecoderError:
+        case is NIOWebSocketError, is NIOWebSocketFrameAggregator.Error, is ByteToMessageDecoderError, is RequiringMaskedFrames.UnmaskedFrame:
             // (After a decoding error, the decoder refuses what follows: the first reason stands.)
             connection.disconnect(.badRequest, dropPending: true)
         default:

@@ -5,10 +5,18 @@ import Glibc
 
 /// A WebSocket client on a bare socket that can stop reading: the slow consumer a real library
 /// never is. Sends client frames (masked, as RFC 6455 requires); reads only when told to.
-final class RawWebSocket {
+/// Its reads block, so they run on a thread of their own: on the cooperative pool (2 threads on
+/// a CI node) a read waiting for the in-process gateway starved the gateway and every other
+/// test's timers. (`@unchecked Sendable`: one test uses it, one call at a time.)
+final class RawWebSocket: @unchecked Sendable {
     let fd: Int32
 
-    init(port: Int, path: String = "/connection/websocket") throws {
+    /// Connects and completes the upgrade.
+    static func open(port: Int, path: String = "/connection/websocket") async throws -> RawWebSocket {
+        try await offThePool { try RawWebSocket(port: port, path: path) }
+    }
+
+    private init(port: Int, path: String) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var receiveBuffer: Int32 = 4096  // small, so that the server's side fills up sooner
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receiveBuffer, socklen_t(MemoryLayout<Int32>.size))
@@ -69,7 +77,28 @@ final class RawWebSocket {
     }
 
     /// The next server frame (opcode and payload), or nil when nothing comes within `timeout`.
-    func readFrame(timeout: TimeInterval) -> (opcode: UInt8, payload: [UInt8])? {
+    func readFrame(timeout: TimeInterval) async -> (opcode: UInt8, payload: [UInt8])? {
+        await Self.offThePool { self.blockingReadFrame(timeout: timeout) }
+    }
+
+    /// Reads everything until the server closes; returns the close code, if a close frame came.
+    func drainUntilClosed(timeout: TimeInterval) async -> Int? {
+        await Self.offThePool { self.blockingDrainUntilClosed(timeout: timeout) }
+    }
+
+    private static func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try body() }) }.start()
+        }
+    }
+
+    private static func offThePool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: body()) }.start()
+        }
+    }
+
+    private func blockingReadFrame(timeout: TimeInterval) -> (opcode: UInt8, payload: [UInt8])? {
         var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1e6))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         func read(_ count: Int) -> [UInt8]? {
@@ -89,8 +118,7 @@ final class RawWebSocket {
         return (head[0] & 0x0f, payload)
     }
 
-    /// Reads everything until the server closes; returns the close code, if a close frame came.
-    func drainUntilClosed(timeout: TimeInterval) -> Int? {
+    private func blockingDrainUntilClosed(timeout: TimeInterval) -> Int? {
         var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         var data: [UInt8] = []

@@ -256,9 +256,9 @@ struct RealtimeProtocolTests {
         try await r.dispatch.app.test(.router) { api in
             let user = try await T.register(api, email: T.email())
             let port = r.gateways[0].port!
-            let raw = try RawWebSocket(port: port)
+            let raw = try await RawWebSocket.open(port: port)
             try raw.sendFrame(opcode: 0x9, payload: Array("are you there".utf8))
-            let pong = raw.readFrame(timeout: 20)
+            let pong = await raw.readFrame(timeout: 20)
             #expect(pong?.opcode == 0xA && pong.map { String(decoding: $0.payload, as: UTF8.self) } == "are you there")
 
             let connect = Array(#"{"id":1,"connect":{"token":"\#(user.accessToken)"}}"#.utf8)
@@ -266,30 +266,30 @@ struct RealtimeProtocolTests {
             try raw.sendFrame(opcode: 0x1, fin: false, payload: Array(connect[..<third]))
             try raw.sendFrame(opcode: 0x0, fin: false, payload: Array(connect[third..<(2 * third)]))
             try raw.sendFrame(opcode: 0x0, payload: Array(connect[(2 * third)...]))
-            let reply = raw.readFrame(timeout: 20)
+            let reply = await raw.readFrame(timeout: 20)
             #expect(reply?.opcode == 0x1 && reply.map { String(decoding: $0.payload, as: UTF8.self) }?.hasPrefix(#"{"id":1,"connect":"#) == true)
 
             try raw.sendFrame(opcode: 0x8, payload: [0x03, 0xE8])  // 1000, normal closure
-            let close = raw.readFrame(timeout: 20)
+            let close = await raw.readFrame(timeout: 20)
             #expect(close?.opcode == 0x8 && close.map { Array($0.payload.prefix(2)) } == [0x03, 0xE8])
             #expect(try await eventually(timeout: .seconds(5)) { r.gateways[0].connectionCount == 0 }, "the connection is gone")
 
-            let binary = try RawWebSocket(port: port)
+            let binary = try await RawWebSocket.open(port: port)
             try binary.sendFrame(opcode: 0x2, payload: [1, 2, 3])
-            #expect(binary.drainUntilClosed(timeout: 20) == 3501)
+            #expect(await binary.drainUntilClosed(timeout: 20) == 3501)
 
             // Frames RFC 6455 makes the server fail: unmasked (5.1), a reserved opcode (5.2).
-            let unmasked = try RawWebSocket(port: port)
+            let unmasked = try await RawWebSocket.open(port: port)
             try unmasked.sendFrame(opcode: 0x1, masked: false, payload: Array(#"{"id":1,"connect":{}}"#.utf8))
-            #expect(unmasked.drainUntilClosed(timeout: 20) == 3501)
-            let reserved = try RawWebSocket(port: port)
+            #expect(await unmasked.drainUntilClosed(timeout: 20) == 3501)
+            let reserved = try await RawWebSocket.open(port: port)
             try reserved.sendFrame(opcode: 0x3, payload: [1])
-            #expect(reserved.drainUntilClosed(timeout: 20) == 3501)
+            #expect(await reserved.drainUntilClosed(timeout: 20) == 3501)
 
             // A client that goes away without a close frame (FIN only) does not linger half-open.
-            let leaving = try RawWebSocket(port: port)
+            let leaving = try await RawWebSocket.open(port: port)
             try leaving.sendText(#"{"id":1,"connect":{"token":"\#(user.accessToken)"}}"#)
-            _ = leaving.readFrame(timeout: 20)
+            _ = await leaving.readFrame(timeout: 20)
             // (The earlier clients' closes may still be on their way on a loaded machine.)
             #expect(try await eventually(timeout: .seconds(10)) { r.gateways[0].connectionCount == 1 })
             leaving.hangUp()
@@ -526,7 +526,7 @@ struct SlowConsumerTests {
         try await r.dispatch.app.test(.router) { api in
             let user = try await T.register(api, email: T.email())
             let channel = RealtimeChannel.user(user.user.id)
-            let slow = try RawWebSocket(port: r.gateways[0].port!)
+            let slow = try await RawWebSocket.open(port: r.gateways[0].port!)
             try slow.sendText(#"{"id":1,"connect":{"token":"\#(user.accessToken)"}}"#)
             try slow.sendText(#"{"id":2,"subscribe":{"channel":"\#(channel.name)"}}"#)
             let fast = try await r.connected(user.accessToken)
@@ -543,7 +543,7 @@ struct SlowConsumerTests {
                     "the reading client got everything")
             #expect(try await eventually(timeout: .seconds(30)) { r.gateways[0].slowConsumerDisconnects == 1 }, "exactly one slow consumer")
             // Reading again lets the stuck write finish; the close frame follows it.
-            #expect(slow.drainUntilClosed(timeout: 10) == 3008, "the one that stopped reading was told it is too slow")
+            #expect(await slow.drainUntilClosed(timeout: 10) == 3008, "the one that stopped reading was told it is too slow")
             await fast.close()
         }
         await r.stop()

@@ -108,7 +108,7 @@ struct RedisAdapterTests {
 
     @Test("the client recovers when the server restarts mid-test")
     func recoversAfterRestart() async throws {
-        let server = try RedisProcess.start()
+        let server = try await RedisProcess.start()
         defer { server.stop() }
         let client = TestServers.redis(port: server.port)
         try await client.set("k", "before")
@@ -118,7 +118,7 @@ struct RedisAdapterTests {
 
         server.stop()
         await #expect(throws: RedisError.self) { try await client.get("k") }
-        try server.restart()
+        try await server.restart()
 
         // Pooled connections are stale; the first command after the restart reconnects.
         #expect(try await eventually(timeout: .seconds(10)) { (try? await client.set("k", "after")) == true })
@@ -141,13 +141,13 @@ final class RedisProcess: @unchecked Sendable {
 
     private init(port: Int) { self.port = port }
 
-    static func start() throws -> RedisProcess {
+    static func start() async throws -> RedisProcess {
         let server = RedisProcess(port: Int.random(in: 20_000...29_999))
-        try server.restart()
+        try await server.restart()
         return server
     }
 
-    func restart() throws {
+    func restart() async throws {
         let arguments = ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"]
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
@@ -158,7 +158,7 @@ final class RedisProcess: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(5)
         while Date() < deadline {
             if TCPProbe.accepts(port: port) { return }
-            usleep(50_000)
+            try await Task.sleep(for: .milliseconds(50))  // not usleep: that holds a cooperative thread
         }
         throw RedisError.connection("redis-server on \(port) did not start")
     }

@@ -21,21 +21,14 @@ mkdir -p "$STACK_RUN"
 trap 'scripts/stack.sh stop >/dev/null 2>&1 || true' EXIT
 scripts/stack.sh start
 
-RUN="fault$(date +%s)"
-export LD_LIBRARY_PATH="$ROOT/.stack/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-export KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT" KAFKA_TOPIC_PREFIX="$RUN." MONGO_DATABASE="$RUN"
-export MONGO_URI="mongodb://127.0.0.1:$MONGO_PORT/?retryWrites=false&connectTimeoutMS=2000&socketTimeoutMS=10000&serverSelectionTimeoutMS=5000"
-export REDIS_HOST=127.0.0.1 FAULT_API_PORT="${FAULT_API_PORT:-18180}"
-export REALTIME_PORT="$((FAULT_API_PORT + 1))" AWS_ENDPOINT="http://127.0.0.1:$AWS_PORT"
-export PAYMENTS_STRIPE_URL="http://127.0.0.1:$STRIPE_PORT" PAYMENTS_WEBHOOK_URL="http://127.0.0.1:$FAULT_API_PORT/v1/payments/webhooks/stripe"
-export NOTIFICATIONS_SMTP_PORT="$SMTP_PORT"
+PROCESSES_API_PORT="${FAULT_API_PORT:-18180}"
+# shellcheck source=lib/platform-processes.sh
+source "$ROOT/scripts/lib/platform-processes.sh" "fault$(date +%s)"
 # Tansu on object storage answers consumers nothing below ~500 ms of fetch wait (../shared/ENVIRONMENT.md).
 export KAFKA_FETCH_WAIT_MAX_MS=500
 # Tansu on s3:// loses an idempotent producer's sequence state under concurrent writes ("out of
 # order sequence number", fatal): at-least-once without it; the consumers' inboxes deduplicate.
 export KAFKA_PRODUCER_IDEMPOTENCE=false
-IDENTITY_KEK="$(head -c 32 /dev/urandom | base64)"
-export IDENTITY_KEK
 status=0
 "$ROOT/.stack/venv/bin/python" "$ROOT/Tests/Python/fault_run.py" || status=$?
 exit "$status"

@@ -50,8 +50,11 @@ WORKERS = ["dispatch", "provider-locations", "provider-ratings", "notifications"
            "notifications-sms", "payments", "payments-webhooks", "chat", "analytics", "realtime-bridge", "realtime-gateway"]
 
 
+PREFIX = "fault"  # the soak (soak_run.py) runs this module's platform, load and checks as "soak"
+
+
 def log(*parts):
-    print(f"fault: {time.strftime('%H:%M:%S')}", *parts, flush=True)
+    print(f"{PREFIX}: {time.strftime('%H:%M:%S')}", *parts, flush=True)
 
 
 # MARK: the journal of every call the load driver made

@@ -23,6 +23,9 @@ public struct ConsumerWorker: Sendable {
     /// After a record arrives, how long to keep gathering before the batch is handed over: an
     /// aggregator that writes once per bucket per batch trades this latency for fewer writes.
     public var gatherMillis = 1
+    /// How many partitions' records the per-event handler works on at once (each partition in
+    /// order): for a handler whose latency, not its CPU, bounds the group's rate.
+    public var partitionConcurrency = 1
 
     /// A worker that gets every fetched batch at once, in partition order: an aggregator writes
     /// once per batch instead of once per event. A record that is not a CloudEvent is
@@ -93,7 +96,8 @@ public struct ConsumerWorkerService: Service {
                 try await handleBatch(try records.map(CloudEventsKafka.event(from:)))
             }
         } else {
-            consumer = KafkaConsumerService(configuration: configuration, retry: retry, deadLetter: deadLetter, logger: logger) { record in
+            consumer = KafkaConsumerService(configuration: configuration, retry: retry, deadLetter: deadLetter,
+                                            partitionConcurrency: worker.partitionConcurrency, logger: logger) { record in
                 // A record that is not a CloudEvent fails here, without retries helping: it is dead-lettered.
                 try await handle(try CloudEventsKafka.event(from: record))
             }

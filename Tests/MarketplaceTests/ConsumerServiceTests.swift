@@ -43,6 +43,50 @@ struct ConsumerServiceTests {
         }
     }
 
+    @Test("partition concurrency: partitions are handled at once, each in order; every offset is committed")
+    func partitionsInParallel() async throws {
+        try await TestServers.withTopic(partitions: 4) { topic in
+            let producer = try TestServers.producer()
+            // Produced before the consumer starts, so that fetched batches hold several partitions.
+            try await producer.sendBatch((0..<4).flatMap { partition in
+                (0..<15).map { KafkaOutgoingMessage(topic: topic, value: Array("\(partition):\($0)".utf8), partition: Int32(partition)) }
+            })
+            await producer.close()
+            let group = TestServers.unique("g")
+            let handled = Mutex2<[Int32: [String]]>([:])
+            let inFlight = Mutex2<(now: Int, most: Int)>((0, 0))
+            var configuration = Self.configuration(topic: topic, group: group)
+            configuration.gatherMillis = 500  // one batch holds what every partition's first fetch brought
+            let service = KafkaConsumerService(configuration: configuration, partitionConcurrency: 4) { record in
+                inFlight.update { $0.now += 1; $0.most = max($0.most, $0.now) }
+                try await Task.sleep(for: .milliseconds(30))  // a handler bound by round trips, not CPU
+                inFlight.update { $0.now -= 1 }
+                handled.update { $0[record.partition, default: []].append(String(decoding: record.value, as: UTF8.self)) }
+            }
+            let serviceGroup = ServiceGroup(configuration: .init(services: [.init(service: service)], logger: Logger(label: "test")))
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await serviceGroup.run() }
+                #expect(try await eventually(timeout: .seconds(60)) { handled.value.values.map(\.count).reduce(0, +) == 60 })
+                await serviceGroup.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+            }
+            for partition in Int32(0)..<4 {
+                #expect(handled.value[partition] == (0..<15).map { "\(partition):\($0)" }, "partition \(partition) in order, once each")
+            }
+            #expect(inFlight.value.most > 1, "more than one partition at a time (at most \(inFlight.value.most))")
+            #expect(inFlight.value.most <= 4)
+
+            // Everything was committed: the group gets nothing more.
+            let producerAfter = try TestServers.producer()
+            try await producerAfter.send(KafkaOutgoingMessage(topic: topic, value: Array("after".utf8), partition: 0))
+            await producerAfter.close()
+            let consumer = try TestServers.consumer(topic: topic, group: group)
+            let next = try await consumer.records.collect(1)
+            await consumer.close()
+            #expect(next.map { String(decoding: $0.value, as: UTF8.self) } == ["after"])
+        }
+    }
+
     @Test("a record that keeps failing goes to the dead-letter topic with its origin; the rest flow on")
     func poisonRecordDeadLettered() async throws {
         try await TestServers.withTopic(partitions: 1) { topic in

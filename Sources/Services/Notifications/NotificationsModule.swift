@@ -132,7 +132,7 @@ public struct NotificationsModule: ServiceModule {
             // Domain events → feed entries and send requests (once each, through the inbox); waiting
             // sends (quiet hours, SMS fallbacks) released when due; a deleted account's data erased.
             .consumer("notifications", summary: "decides who hears of offers, job changes, chat messages and account events, and how") { module in
-                ConsumerWorker(topics: [.offers, .jobs, .chatMessages, .users, .auth, .payments], group: "notifications-planner", fetchWaitMaxMillis: 20, chores: [
+                var planner = ConsumerWorker(topics: [.offers, .jobs, .chatMessages, .users, .auth, .payments], group: "notifications-planner", fetchWaitMaxMillis: 20, chores: [
                     PeriodicChore("releasing waiting notifications", every: .seconds(1)) { try await module.service.releaseDueSends() },
                 ]) { [inbox = module.service.plannerInbox] event in
                     if event.type == IdentityEvents.userDeleted {
@@ -141,6 +141,10 @@ public struct NotificationsModule: ServiceModule {
                         try await module.service.plan(event, inbox: inbox)
                     }
                 }
+                // Each event costs several round trips (contact, preferences, presence, then a
+                // transaction): one at a time, the group fell behind at 0.5 flows/s in the soak.
+                planner.partitionConcurrency = 8
+                return planner
             },
         ]
         // One sender per channel, each its own consumer group: a slow channel holds no other.

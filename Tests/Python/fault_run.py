@@ -159,8 +159,9 @@ def stack(action, server):
 # MARK: the load driver
 
 class Load:
-    def __init__(self, admin_token, category):
+    def __init__(self, admin_token, category, admin_email=None):
         self.admin = admin_token
+        self.admin_email = admin_email
         self.category = category
         self.running = True
         self.flows = ThreadPoolExecutor(max_workers=64)
@@ -170,24 +171,28 @@ class Load:
         self.lock = threading.Lock()
 
     # A provider: online near Lisbon, reports its position, takes every offer and works the job.
+    # Its access token expires after 15 minutes (the soak runs longer): refreshed on a 401.
     def provider(self, index):
         position = (LISBON[0] + 0.01 * (index + 1), LISBON[1])
-        tokens = platform_api.online_provider(BASE, f"provider{index}-{DATABASE}@example.com", self.category, position)
-        token = tokens["accessToken"]
+        session = platform_api.Session(BASE, platform_api.online_provider(BASE, f"provider{index}-{DATABASE}@example.com", self.category, position))
+        provider_id = session.tokens["user"]["id"]
         last_report = 0
         while self.running or self.pending_flows():
+            token = session.token
             if time.time() - last_report > 10:  # silent providers leave the index after a minute
                 if http("POST", "/v1/providers/me/location", {"lat": position[0], "lng": position[1]}, token, name="location")[0] == 202:
                     last_report = time.time()
             status, offers = http("GET", "/v1/offers", token=token, name="offers")
+            if status == 401:
+                session.refresh(token)
             if status == 200:
                 for offer in offers:
                     with self.lock:
                         if offer["status"] != "pending" or offer["id"] in self.handled_offers:
                             continue
                         self.handled_offers.add(offer["id"])
-                    JOURNAL.fact("offer", (offer["requestId"], tokens["user"]["id"], offer["id"]))
-                    self.flows.submit(self.work, token, tokens["user"]["id"], offer)
+                    JOURNAL.fact("offer", (offer["requestId"], provider_id, offer["id"]))
+                    self.flows.submit(self.work, session.token, provider_id, offer)
             time.sleep(0.5)
 
     def work(self, token, provider_id, offer):
@@ -405,6 +410,8 @@ def check(platform, load, samples, outages):
     uncaptured = [job for job in completed if payments.get(job, {}).get("status") not in ("captured", "partially_refunded", "refunded")]
     expect(not uncaptured, f"every completed job's payment captured ({len(uncaptured)} not: "
                            f"{Counter(payments.get(job, {}).get('status') for job in uncaptured)})")
+    if load.admin_email:  # a fresh token: the run may have outlasted the first one's 15 minutes
+        load.admin = platform_api.login(BASE, load.admin_email, platform_api.ADMIN_PASSWORD)["accessToken"]
     status, ledger = http("GET", "/v1/admin/ledger/check", token=load.admin)
     expect(status == 200 and ledger.get("ok") is True, f"the ledger check passes ({status} {json.dumps(ledger)[:300]})")
 
@@ -434,10 +441,11 @@ def main():
             return 1
     threading.Thread(target=platform.watch, daemon=True).start()
 
-    admin = platform_api.admin_token(BASE, BINARY, f"admin-{DATABASE}@example.com", os.environ)
+    admin_email = f"admin-{DATABASE}@example.com"
+    admin = platform_api.admin_token(BASE, BINARY, admin_email, os.environ)
     category = f"plumbing-{DATABASE}"
     assert http("POST", "/v1/categories", {"slug": category, "name": "Plumbing"}, admin)[0] == 201
-    load = Load(admin, category)
+    load = Load(admin, category, admin_email)
     threading.Thread(target=load.run, daemon=True).start()
 
     samples, outages, stop = [], [], threading.Event()

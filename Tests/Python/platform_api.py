@@ -63,6 +63,34 @@ def admin_token(base, binary, email, environment):
     return answer.body["accessToken"]
 
 
+def login(base, email, password):
+    answer = call(base, "POST", "/v1/auth/login", {"email": email, "password": password})
+    assert answer.status == 200, f"login: {answer.status} {answer.body}"
+    return answer.body
+
+
+class Session:
+    """A user's tokens as a client SDK keeps them: on a 401 (the 15-minute access token expired)
+    `refresh()` trades the refresh token for new ones. Thread-safe enough for the tools: a lost
+    race refreshes twice, and the reused refresh token then ends the session - so one lock."""
+
+    def __init__(self, base, tokens):
+        import threading
+        self.base, self.tokens, self.lock = base, tokens, threading.Lock()
+
+    @property
+    def token(self):
+        return self.tokens["accessToken"]
+
+    def refresh(self, stale):
+        with self.lock:
+            if self.tokens["accessToken"] != stale:
+                return  # another thread refreshed already
+            answer = call(self.base, "POST", "/v1/auth/refresh", {"refreshToken": self.tokens["refreshToken"]})
+            if answer.status == 200:
+                self.tokens = answer.body
+
+
 def register(base, email, role):
     answer = call(base, "POST", "/v1/auth/register", {"email": email, "password": PASSWORD, "name": role.title(), "role": role})
     assert answer.status == 201, f"registration: {answer.status} {answer.body}"

@@ -7,8 +7,8 @@ and the sum of the consumer groups' lag. After the warm-up the figures must stay
 
 - RSS: each process's mean over the last minute is within 10 % (or 8 MiB) of its mean over the
   minute after the warm-up;
-- descriptors and connections: the last minute's maximum is at most the warm-up minute's
-  maximum plus a small allowance (pools are bounded; a leak grows without end);
+- descriptors and connections: once idle after the drain, at most the warm-up minute's maximum
+  plus a small allowance (pools are bounded; a leak stays when the load is gone);
 - lag: the last minute's maximum is at most twice the warm-up minute's (or 20 records), and it
   drains to zero when the load stops.
 
@@ -80,8 +80,11 @@ def window(samples, start, end):
     return [s for s in samples if start <= s["t"] < end]
 
 
-def flatness(samples):
-    """The checks on the sampled figures: (condition, text) pairs."""
+def flatness(samples, idle):
+    """The checks on the sampled figures: (condition, text) pairs. Descriptors and connections
+    are judged on `idle`, a sample taken after the drain: under load the API holds a socket per
+    call in flight, and a backlog of slow answers raised its count by 30 in the first soak's last
+    minute; a leak stays once the load is gone."""
     end = samples[-1]["t"]
     early, late = window(samples, WARMUP, WARMUP + 60), window(samples, end - 60, end + 1)
     if not early or not late:
@@ -98,12 +101,14 @@ def flatness(samples):
     checks.append((not grew, f"RSS flat: all processes {total_before:.0f} → {total_after:.0f} MiB"
                              + (f"; grew: {', '.join(grew)}" if grew else "")))
     fds_before = max(sum(s["fds"].values()) for s in early)
-    fds_after = max(sum(s["fds"].values()) for s in late)
-    checks.append((fds_after <= fds_before + 10, f"open descriptors flat: at most {fds_before} → {fds_after}"))
+    fds_late = max(sum(s["fds"].values()) for s in late)
+    fds_idle = sum(idle["fds"].values())
+    checks.append((fds_idle <= fds_before + 10, f"open descriptors flat: at most {fds_before} after the warm-up, {fds_idle} idle after the drain "
+                                                f"(at most {fds_late} in the last minute of load)"))
     for server in SERVER_PORTS:
         before = max(s["connections"][server] for s in early)
-        after = max(s["connections"][server] for s in late)
-        checks.append((after <= before + 5, f"{server} connections flat: at most {before} → {after}"))
+        after = idle["connections"][server]
+        checks.append((after <= before + 5, f"{server} connections flat: at most {before} after the warm-up, {after} idle after the drain"))
     lag_before = max((s["lag"] or 0) for s in early)
     lag_after = max((s["lag"] or 0) for s in late)
     checks.append((lag_after <= max(20, 2 * lag_before), f"consumer lag does not build up: at most {lag_before:.0f} → {lag_after:.0f}"))
@@ -124,10 +129,11 @@ def main():
             return 1
     threading.Thread(target=platform.watch, daemon=True).start()
 
-    admin = run.platform_api.admin_token(run.BASE, run.BINARY, f"admin-{run.DATABASE}@example.com", os.environ)
+    admin_email = f"admin-{run.DATABASE}@example.com"
+    admin = run.platform_api.admin_token(run.BASE, run.BINARY, admin_email, os.environ)
     category = f"plumbing-{run.DATABASE}"
     assert run.http("POST", "/v1/categories", {"slug": category, "name": "Plumbing"}, admin)[0] == 201
-    load = run.Load(admin, category)
+    load = run.Load(admin, category, admin_email)
     threading.Thread(target=load.run, daemon=True).start()
 
     started, samples = time.time(), []
@@ -147,13 +153,14 @@ def main():
     drained = run.drain(platform)
     run.log(f"drained in {drained:.0f} s" if drained is not None else "NOT drained after 300 s (outbox or consumer lag left)")
 
+    idle = sample(platform, started)
     os.makedirs(ARTIFACTS, exist_ok=True)
     path = os.path.join(ARTIFACTS, f"soak-{run.DATABASE}.json")
     with open(path, "w") as out:
-        json.dump({"rate": run.RATE, "seconds": SECONDS, "warmup": WARMUP, "samples": samples}, out)
+        json.dump({"rate": run.RATE, "seconds": SECONDS, "warmup": WARMUP, "samples": samples, "idle": idle}, out)
     run.log(f"samples in {path}")
     failures = []
-    for condition, text in flatness(samples) + [(drained is not None, "the outbox and every consumer group drained")]:
+    for condition, text in flatness(samples, idle) + [(drained is not None, "the outbox and every consumer group drained")]:
         run.log(("ok   " if condition else "FAIL ") + text)
         if not condition:
             failures.append(text)

@@ -11,15 +11,10 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 scripts/bootstrap.sh >/dev/null
 [ -x .build/debug/marketplace ] || swift build --product marketplace
-export STACK_PROFILE=durable STACK_RUN="$ROOT/.stack/fault"
-export KAFKA_PORT="${FAULT_KAFKA_PORT:-19392}" MONGO_PORT="${FAULT_MONGO_PORT:-27317}" REDIS_PORT="${FAULT_REDIS_PORT:-6579}"
-export AWS_PORT="${FAULT_AWS_PORT:-5255}" SMTP_PORT="${FAULT_SMTP_PORT:-2725}" STRIPE_PORT="${FAULT_STRIPE_PORT:-8620}" S3_PORT="${FAULT_S3_PORT:-9402}"
-export SMTP_MAILDIR="$STACK_RUN/mail"
-scripts/stack.sh stop >/dev/null 2>&1 || true
-rm -rf "$STACK_RUN"
-mkdir -p "$STACK_RUN"
-trap 'scripts/stack.sh stop >/dev/null 2>&1 || true' EXIT
-scripts/stack.sh start
+export STACK_PROFILE=durable
+# shellcheck source=lib/own-stack.sh
+source "$ROOT/scripts/lib/own-stack.sh"
+start_own_stack fault 19392 27317 6579 5255 2725 8620 9402
 
 PROCESSES_API_PORT="${FAULT_API_PORT:-18180}"
 # shellcheck source=lib/platform-processes.sh

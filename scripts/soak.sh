@@ -11,15 +11,9 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 scripts/bootstrap.sh >/dev/null
 [ -x .build/debug/marketplace ] || swift build --product marketplace
-export STACK_RUN="$ROOT/.stack/soak"
-export KAFKA_PORT="${SOAK_KAFKA_PORT:-19492}" MONGO_PORT="${SOAK_MONGO_PORT:-27417}" REDIS_PORT="${SOAK_REDIS_PORT:-6679}"
-export AWS_PORT="${SOAK_AWS_PORT:-5355}" SMTP_PORT="${SOAK_SMTP_PORT:-2825}" STRIPE_PORT="${SOAK_STRIPE_PORT:-8720}" S3_PORT="${SOAK_S3_PORT:-9502}"
-export SMTP_MAILDIR="$STACK_RUN/mail"
-scripts/stack.sh stop >/dev/null 2>&1 || true
-rm -rf "$STACK_RUN"
-mkdir -p "$STACK_RUN"
-trap 'scripts/stack.sh stop >/dev/null 2>&1 || true' EXIT
-scripts/stack.sh start
+# shellcheck source=lib/own-stack.sh
+source "$ROOT/scripts/lib/own-stack.sh"
+start_own_stack soak 19492 27417 6679 5355 2825 8720 9502
 
 PROCESSES_API_PORT="${SOAK_API_PORT:-18480}"
 # shellcheck source=lib/platform-processes.sh

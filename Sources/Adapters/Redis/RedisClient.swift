@@ -10,12 +10,15 @@ public struct RedisConfiguration: Sendable {
     public var poolSize: Int
     /// Connect and command timeout.
     public var timeout: Duration
+    /// Given to every connection (`CLIENT SETNAME`), so `CLIENT LIST` tells whose it is.
+    public var clientName: String?
 
-    public init(host: String = "127.0.0.1", port: Int = 6379, poolSize: Int = 4, timeout: Duration = .seconds(2)) {
+    public init(host: String = "127.0.0.1", port: Int = 6379, poolSize: Int = 4, timeout: Duration = .seconds(2), clientName: String? = nil) {
         self.host = host
         self.port = port
         self.poolSize = poolSize
         self.timeout = timeout
+        self.clientName = clientName
     }
 }
 
@@ -31,6 +34,8 @@ public final class RedisClient: Sendable {
     private let threads: NIOThreadPool
     private let idle = Mutex<[RedisConnection]>([])
     private let closed = Atomic<Bool>(false)
+    /// Listening subscriptions, ended at shutdown (their threads would otherwise outlive the client).
+    private let listeners = Mutex<[RedisSubscription]>([])
     let logger: Logger
 
     public init(configuration: RedisConfiguration = .init(), logger: Logger = Logger(label: "redis")) {
@@ -44,6 +49,10 @@ public final class RedisClient: Sendable {
     public func shutdown() async {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         idle.withLock { $0.removeAll() }
+        listeners.withLock { listening in
+            listening.forEach { $0.cancel() }
+            listening.removeAll()
+        }
         try? await threads.shutdownGracefully()
     }
 
@@ -68,6 +77,18 @@ public final class RedisClient: Sendable {
     /// Opens a dedicated connection that receives messages published on `channels`.
     public func subscribe(_ channels: [String]) throws -> RedisSubscription {
         try RedisSubscription(configuration: configuration, channels: channels, logger: logger)
+    }
+
+    /// Subscribes to `channels` on a connection and thread of its own and tells `listener` of
+    /// every message and every gap, on that thread, until `cancel()` or this client's shutdown.
+    public func listen(_ channels: [String], listener: some RedisSubscriptionListener) -> RedisSubscription {
+        let subscription = RedisSubscription(configuration: configuration, channels: channels, listener: listener, logger: logger)
+        let alreadyClosed = listeners.withLock { listening in
+            listening.append(subscription)
+            return closed.load(ordering: .acquiring)
+        }
+        if alreadyClosed { subscription.cancel() }
+        return subscription
     }
 
     private func run<T: Sendable>(_ body: @escaping @Sendable (RedisConnection) throws -> T) async throws -> T {
@@ -95,7 +116,7 @@ public final class RedisClient: Sendable {
     }
 
     private func connect() throws -> RedisConnection {
-        try RedisConnection(host: configuration.host, port: configuration.port, timeout: configuration.timeout)
+        try RedisConnection(configuration)
     }
 
     private func checkin(_ connection: RedisConnection) {

@@ -22,6 +22,16 @@ final class RedisConnection: @unchecked Sendable {
         self.context = context
     }
 
+    /// A connection as `configuration` says: its address, timeout and name.
+    convenience init(_ configuration: RedisConfiguration) throws {
+        try self.init(host: configuration.host, port: configuration.port, timeout: configuration.timeout)
+        if let name = configuration.clientName {
+            if case .error(let message) = try command([Array("CLIENT".utf8), Array("SETNAME".utf8), Array(name.utf8)]) {
+                throw RedisError.server(message)
+            }
+        }
+    }
+
     deinit { redisFree(context) }
 
     /// Sends one command and reads its reply.

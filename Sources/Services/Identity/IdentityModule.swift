@@ -11,7 +11,9 @@ import MarketplacePlatform
 /// Configuration (`identity.*`): `bcrypt.cost` (10), `access.token.lifetime` seconds (900),
 /// `refresh.token.lifetime` seconds (30 days), `login.failure.limit` (5), `kek` (the base64
 /// 32-byte key-encryption key of the signing keys; required in production mode) and
-/// `kek.previous` (comma-separated, while rotating it).
+/// `kek.previous` (comma-separated, while rotating it), `session.cache.seconds` (0.5: how long a
+/// session found standing is believed without asking Redis; revocations end it at once through
+/// the feed; 0 asks on every request).
 public struct IdentityModule: ServiceModule {
     public static let name = "identity"
     public static var openAPI: OpenAPIFragment { IdentityOpenAPI.fragment }
@@ -54,7 +56,9 @@ extension IdentityService.Configuration {
                                                                      default: Double(defaults.refreshTokenLifetime.components.seconds),
                                                                      in: 3_600...31_536_000)),
                   loginFailureLimit: try section.integer("login.failure.limit", default: defaults.loginFailureLimit, in: 1...1_000),
-                  signingKeyVault: try Self.vault(section))
+                  signingKeyVault: try Self.vault(section),
+                  sessionCacheMaxAge: .seconds(try section.seconds("session.cache.seconds",
+                                                                   default: defaults.sessionCacheMaxAge / .seconds(1), in: 0...1)))
     }
 
     static func vault(_ section: ConfigurationSection) throws -> SigningKeyVault? {

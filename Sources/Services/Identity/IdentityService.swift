@@ -17,15 +17,19 @@ public final class IdentityService: Sendable {
         public var loginFailureLimit: Int
         /// Seals the signing keys at rest; nil stores them in plain PEM (development only).
         public var signingKeyVault: SigningKeyVault?
+        /// How long a session found standing in Redis is taken as standing without asking again
+        /// (revocations end it sooner, through the feed); zero asks Redis on every request.
+        public var sessionCacheMaxAge: Duration
 
         public init(bcryptCost: UInt8 = 10, accessTokenLifetime: TimeInterval = 15 * 60,
                     refreshTokenLifetime: Duration = .seconds(30 * 86_400), loginFailureLimit: Int = 5,
-                    signingKeyVault: SigningKeyVault? = nil) {
+                    signingKeyVault: SigningKeyVault? = nil, sessionCacheMaxAge: Duration = .milliseconds(500)) {
             self.bcryptCost = bcryptCost
             self.accessTokenLifetime = accessTokenLifetime
             self.refreshTokenLifetime = refreshTokenLifetime
             self.loginFailureLimit = loginFailureLimit
             self.signingKeyVault = signingKeyVault
+            self.sessionCacheMaxAge = sessionCacheMaxAge
         }
     }
 
@@ -40,19 +44,33 @@ public final class IdentityService: Sendable {
     let configuration: Configuration
     /// bcrypt is deliberately slow: it runs here, never on an event loop or the cooperative pool.
     let hashing: NIOThreadPool
+    /// The revocation feed that keeps the session cache current (nil without a cache).
+    private let sessionFeed: RedisSubscription?
 
     public init(mongo: MongoClient, redis: RedisClient, configuration: Configuration = .init()) {
         self.mongo = mongo
         self.redis = redis
         self.configuration = configuration
         tokens = TokenService(mongo: mongo, accessTokenLifetime: configuration.accessTokenLifetime, vault: configuration.signingKeyVault)
-        sessions = SessionStore(redis: redis, refreshLifetime: configuration.refreshTokenLifetime)
+        let cache = configuration.sessionCacheMaxAge > .zero
+            ? ActiveSessionCache(maxAge: configuration.sessionCacheMaxAge) { [redis] id in
+                Task { _ = try? await redis.publish(ActiveSessionCache.acknowledgementChannel, id) }
+            }
+            : nil
+        sessions = SessionStore(redis: redis, refreshLifetime: configuration.refreshTokenLifetime, cache: cache)
+        sessionFeed = cache.map { redis.listen([ActiveSessionCache.noticeChannel, ActiveSessionCache.acknowledgementChannel], listener: $0) }
         throttle = LoginThrottle(redis: redis, limit: configuration.loginFailureLimit)
         users = UserRepository(mongo: mongo)
         viewCache = UserViewCache(redis: redis)
         hashing = NIOThreadPool(numberOfThreads: 2)
         hashing.start()
     }
+
+    deinit { sessionFeed?.cancel() }
+
+    /// Returns once the session cache follows the revocation feed (at once without a cache):
+    /// until then every request asks Redis.
+    public func followingRevocations() async { await sessionFeed?.waitUntilSubscribed() }
 
     /// Indexes and signing keys; run once at start-up.
     public func prepare() async throws {

@@ -30,8 +30,8 @@ public struct IdentityTokenVerifier: AccessTokenVerifier {
             caller = Caller(userID: claims.sub.value, role: role, sessionID: claims.sid)
             verified.remember(token, caller: caller, until: claims.exp.value)
         }
-        // Revocation is never cached: the session must still exist, on every request.
-        guard try await sessions.isActive(caller.sessionID) else { throw DomainError.invalidToken("the session has ended") }
+        // The token is remembered until it expires; its session is not: revocations end it at once.
+        guard try await sessions.isActive(caller) else { throw DomainError.invalidToken("the session has ended") }
         return caller
     }
 }

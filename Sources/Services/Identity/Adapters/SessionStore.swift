@@ -10,15 +10,20 @@ import MarketplaceRedis
 /// exists exactly as long as the session's tokens are good: logout, suspension, password reset
 /// and refresh-token reuse delete it, and access tokens (checked on every request) stop working
 /// at once. `user-sessions:<userId>` lists a user's sessions, to revoke them all.
+///
+/// With a `cache`, a session confirmed in Redis is taken as standing for up to its `maxAge`
+/// without asking again; revocations reach the cache through the feed (this process's own at once).
 public struct SessionStore: Sendable {
     let redis: RedisClient
     let refreshLifetime: Duration
     /// Told of every revocation, after the session is gone (live connections end at once).
     let revocations: RedisSessionRevocations
+    let cache: ActiveSessionCache?
 
-    public init(redis: RedisClient, refreshLifetime: Duration = .seconds(30 * 86_400)) {
+    init(redis: RedisClient, refreshLifetime: Duration = .seconds(30 * 86_400), cache: ActiveSessionCache? = nil) {
         self.redis = redis
         self.refreshLifetime = refreshLifetime
+        self.cache = cache
         revocations = RedisSessionRevocations(redis: redis)
     }
 
@@ -41,9 +46,23 @@ public struct SessionStore: Sendable {
         return Issued(sessionID: sessionID, refreshToken: refresh)
     }
 
-    /// Whether the session still stands (every authenticated request asks).
-    func isActive(_ sessionID: String) async throws -> Bool {
-        try await redis.exists("session:\(sessionID)")
+    /// Whether the caller's session still stands (every authenticated request asks).
+    func isActive(_ caller: Caller) async throws -> Bool {
+        guard let cache else { return try await redis.exists("session:\(caller.sessionID)") }
+        if cache.remembers(caller.sessionID) { return true }
+        let ticket = cache.ticket()
+        let standing = try await redis.exists("session:\(caller.sessionID)")
+        if standing, let ticket { cache.confirm(caller.sessionID, userID: caller.userID, ticket: ticket) }
+        return standing
+    }
+
+    /// After the session is deleted: this process forgets it, the feed tells the others, and the
+    /// revoking request is answered once every cache has forgotten it too.
+    private func announce(_ revocation: SessionRevocation) async {
+        guard let cache else { return await revocations.publish(revocation) }
+        let deadline = ContinuousClock.now + cache.maxAge
+        cache.revoke(revocation)
+        await revocations.publish(revocation, notifying: cache, until: deadline)
     }
 
     enum Rotation: Sendable {
@@ -75,7 +94,7 @@ public struct SessionStore: Sendable {
             return .rotated(userID: user, role: role, sessionID: sessionID, refreshToken: next)
         case 1:
             // The thief's and the owner's connections end alike: the session is gone.
-            if values.count == 2, let user = values[1].string { await revocations.publish(SessionRevocation(userID: user, sessionID: sessionID)) }
+            if values.count == 2, let user = values[1].string { await announce(SessionRevocation(userID: user, sessionID: sessionID)) }
             return .reused
         default: return .unknown
         }
@@ -83,7 +102,7 @@ public struct SessionStore: Sendable {
 
     func revoke(_ sessionID: String, userID: String) async throws {
         try await redis.delete("session:\(sessionID)")
-        await revocations.publish(SessionRevocation(userID: userID, sessionID: sessionID))
+        await announce(SessionRevocation(userID: userID, sessionID: sessionID))
     }
 
     /// Ends every session of a user (suspension, password reset, deletion).
@@ -91,7 +110,7 @@ public struct SessionStore: Sendable {
         let sessions = try await redis.smembers("user-sessions:\(userID)")
         let keys = sessions.map { "session:\($0)" } + ["user-sessions:\(userID)"]
         _ = try await redis.send(["DEL"] + keys)
-        await revocations.publish(SessionRevocation(userID: userID))
+        await announce(SessionRevocation(userID: userID))
     }
 
     static func randomToken(bytes: Int) -> String {

@@ -4,7 +4,9 @@
 # own ports, database and topic prefix) on the local servers. Fails on any 5xx, any status code
 # the document does not declare for the operation, and any response that breaks its schema or
 # content type. Operations that end the fuzzing session itself (logout, deleting the account) are
-# left out.
+# left out. The client and the provider share a real job (request, offer, acceptance through the
+# workers), so the stateful phase follows the document's links from their jobs, requests and
+# conversations into the operations on them.
 #   scripts/fuzz-api.sh              (FUZZ_EXAMPLES=10 FUZZ_SEED=20261202 FUZZ_PORT=18080)
 # Expects the servers running and .build/debug/marketplace built (scripts/test.sh does both).
 set -euo pipefail
@@ -33,16 +35,16 @@ done
 curl -fs "$BASE/health/ready" >/dev/null || { echo "fuzz-api: the platform is not ready"; tail -n 20 "$LOG"; exit 1; }
 
 .build/debug/marketplace users create-admin --email "admin-$RUN@example.com" >/dev/null
-tokens="$("$ROOT/.stack/venv/bin/python" - "$BASE" "$RUN" "$MARKETPLACE_ADMIN_PASSWORD" <<'PY'
-import json, sys, urllib.request
+tokens="$(PYTHONPATH="$ROOT/Tests/Python" "$ROOT/.stack/venv/bin/python" - "$BASE" "$RUN" "$MARKETPLACE_ADMIN_PASSWORD" <<'PY'
+import sys
+import platform_api as api
 base, run, admin_password = sys.argv[1:4]
-def call(path, body):
-    request = urllib.request.Request(base + path, method="POST", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request) as response:
-        return json.loads(response.read())["accessToken"]
-print("client", call("/v1/auth/register", {"email": f"client-{run}@example.com", "password": "correct horse battery", "name": "Fuzz Client", "role": "client"}))
-print("provider", call("/v1/auth/register", {"email": f"provider-{run}@example.com", "password": "correct horse battery", "name": "Fuzz Provider", "role": "provider"}))
-print("admin", call("/v1/auth/login", {"email": f"admin-{run}@example.com", "password": admin_password}))
+admin = api.login(base, f"admin-{run}@example.com", admin_password)["accessToken"]
+client, provider, job = api.assigned_job(base, admin, run)
+print("client", client["accessToken"])
+print("provider", provider["accessToken"])
+print("admin", admin)
+print(f"fuzz-api: seeded job {job} between the client and the provider", file=sys.stderr)
 PY
 )"
 
@@ -51,7 +53,7 @@ while read -r role token; do
   echo "fuzz-api: $role"
   if ! "$ROOT/.stack/venv/bin/schemathesis" run "$BASE/openapi.json" -H "Authorization: Bearer $token" \
       --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
-      --phases examples,fuzzing --max-examples "${FUZZ_EXAMPLES:-10}" --seed "${FUZZ_SEED:-20261202}" --workers 2 \
+      --phases examples,fuzzing,stateful --max-examples "${FUZZ_EXAMPLES:-10}" --seed "${FUZZ_SEED:-20261202}" --workers 2 \
       --suppress-health-check all --exclude-name "POST /v1/auth/logout" --exclude-name "DELETE /v1/users/me" \
       --report-junit-path "$ROOT/artifacts/fuzz-api-$role.xml" >"$ROOT/.stack/run/fuzz-api-$role.txt" 2>&1; then
     status=1

@@ -29,15 +29,27 @@ public struct OpenAPIDocument {
         ])
     }
 
-    /// The merged document; two modules claiming one path or schema name is a programming error.
+    /// The merged document; two modules claiming one path or schema name, or a link between
+    /// operations that are not there, is a programming error. Every operation gets an
+    /// `operationId` made of its method and path (`GET /v1/requests/{id}` → `getV1RequestsId`).
     public func document() -> [String: Any] {
-        var paths: [String: Any] = [:]
+        var paths: [String: [String: Any]] = [:]
         var schemas: [String: Any] = [:]
         var owners: [String: String] = [:]
+        var operationIDs: [String: String] = [:]
         for (module, fragment) in fragments {
             for (path, methods) in fragment.paths {
                 precondition(paths[path] == nil, "OpenAPI path \(path) declared by \(module) and \(owners["path " + path] ?? "?")")
-                paths[path] = methods
+                var described = methods
+                for (method, operation) in methods {
+                    guard var operation = operation as? [String: Any] else { continue }
+                    let id = Self.operationID(method: method, path: path)
+                    precondition(!operationIDs.values.contains(id), "OpenAPI operationId \(id) made twice")
+                    operationIDs["\(method.uppercased()) \(path)"] = id
+                    operation["operationId"] = id
+                    described[method] = operation
+                }
+                paths[path] = described
                 owners["path " + path] = module
             }
             for (name, schema) in fragment.schemas {
@@ -45,6 +57,19 @@ public struct OpenAPIDocument {
                 schemas[name] = schema
                 owners["schema " + name] = module
             }
+        }
+        for link in fragments.flatMap(\.fragment.links) {
+            guard let target = operationIDs[link.to] else { preconditionFailure("OpenAPI link \(link.name) to \(link.to): no such operation") }
+            let parts = link.from.split(separator: " ", maxSplits: 1).map(String.init)
+            guard parts.count == 2, var operation = paths[parts[1]]?[parts[0].lowercased()] as? [String: Any],
+                  var responses = operation["responses"] as? [String: Any], var response = responses[link.status] as? [String: Any]
+            else { preconditionFailure("OpenAPI link \(link.name) from \(link.from) \(link.status): no such response") }
+            var links = response["links"] as? [String: Any] ?? [:]
+            links[link.name] = ["operationId": target, "parameters": link.parameters]
+            response["links"] = links
+            responses[link.status] = response
+            operation["responses"] = responses
+            paths[parts[1]]?[parts[0].lowercased()] = operation
         }
         return [
             "openapi": "3.1.0",
@@ -54,6 +79,12 @@ public struct OpenAPIDocument {
             "components": ["schemas": schemas,
                            "securitySchemes": ["bearerAuth": ["type": "http", "scheme": "bearer", "bearerFormat": "JWT (ES256)"]]],
         ]
+    }
+
+    /// `get` and `/v1/requests/{id}/cancel` → `getV1RequestsIdCancel`.
+    static func operationID(method: String, path: String) -> String {
+        let words = path.split { !$0.isLetter && !$0.isNumber }.map { $0.prefix(1).uppercased() + $0.dropFirst() }
+        return method.lowercased() + words.joined()
     }
 
     public func json() -> Data {

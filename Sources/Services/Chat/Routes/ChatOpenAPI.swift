@@ -74,6 +74,17 @@ extension OpenAPI {
                                     "headers": ["type": "object", "additionalProperties": string], "expiresAt": dateTime],
                                    required: ["key", "uploadUrl", "method", "headers", "expiresAt"]),
         ]
-        return OpenAPIFragment(paths: paths, schemas: schemas)
+        // A job's id is its conversation's key: from the job (Dispatch's operation) to its chat.
+        let links = [
+            OpenAPILink(from: "GET /v1/jobs/{id}", name: "conversation", to: "GET /v1/conversations/{jobId}", parameters: ["jobId": "$response.body#/id"]),
+            OpenAPILink(from: "GET /v1/jobs/{id}", name: "messages", to: "GET /v1/conversations/{jobId}/messages", parameters: ["jobId": "$response.body#/id"]),
+            OpenAPILink(from: "GET /v1/jobs/{id}", name: "send", to: "POST /v1/conversations/{jobId}/messages", parameters: ["jobId": "$response.body#/id"]),
+            OpenAPILink(from: "GET /v1/conversations", name: "first", to: "GET /v1/conversations/{jobId}", parameters: ["jobId": "$response.body#/conversations/0/jobId"]),
+            OpenAPILink(from: "GET /v1/conversations/{jobId}", name: "messages", to: "GET /v1/conversations/{jobId}/messages", parameters: ["jobId": "$response.body#/jobId"]),
+            OpenAPILink(from: "GET /v1/conversations/{jobId}", name: "send", to: "POST /v1/conversations/{jobId}/messages", parameters: ["jobId": "$response.body#/jobId"]),
+            OpenAPILink(from: "GET /v1/conversations/{jobId}", name: "read", to: "POST /v1/conversations/{jobId}/read", parameters: ["jobId": "$response.body#/jobId"]),
+            OpenAPILink(from: "GET /v1/conversations/{jobId}", name: "attach", to: "POST /v1/conversations/{jobId}/attachments", parameters: ["jobId": "$response.body#/jobId"]),
+        ]
+        return OpenAPIFragment(paths: paths, schemas: schemas, links: links)
     }
 }

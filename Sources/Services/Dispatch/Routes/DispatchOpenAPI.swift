@@ -80,6 +80,22 @@ extension OpenAPI {
             "/v1/providers/{id}/reviews": ["get": operation("A provider's visible reviews by clients, newest first", tag: "reviews",
                                                             parameters: [idParameter], responses: ok("Reviews"))],
         ]
+        // From lists only where the fuzzing users' lists are not empty (their seeded job, its
+        // request and conversation): a link into an empty list is reported as a failure.
+        let links = [
+            OpenAPILink(from: "POST /v1/requests", status: "201", name: "request", to: "GET /v1/requests/{id}", parameters: ["id": "$response.body#/id"]),
+            OpenAPILink(from: "POST /v1/requests", status: "201", name: "cancel", to: "POST /v1/requests/{id}/cancel", parameters: ["id": "$response.body#/id"]),
+            OpenAPILink(from: "GET /v1/requests", name: "first", to: "GET /v1/requests/{id}", parameters: ["id": "$response.body#/items/0/id"]),
+            OpenAPILink(from: "POST /v1/offers/{id}/accept", name: "job", to: "GET /v1/jobs/{id}", parameters: ["id": "$response.body#/jobId"]),
+            OpenAPILink(from: "GET /v1/jobs", name: "first", to: "GET /v1/jobs/{id}", parameters: ["id": "$response.body#/0/id"]),
+            OpenAPILink(from: "GET /v1/jobs/{id}", name: "status", to: "POST /v1/jobs/{id}/status", parameters: ["id": "$response.body#/id"]),
+            OpenAPILink(from: "GET /v1/jobs/{id}", name: "cancel", to: "POST /v1/jobs/{id}/cancel", parameters: ["id": "$response.body#/id"]),
+            OpenAPILink(from: "GET /v1/jobs/{id}", name: "reviews", to: "GET /v1/jobs/{id}/reviews", parameters: ["id": "$response.body#/id"]),
+            OpenAPILink(from: "GET /v1/jobs/{id}", name: "review", to: "POST /v1/jobs/{id}/reviews", parameters: ["id": "$response.body#/id"]),
+            OpenAPILink(from: "GET /v1/jobs/{id}", name: "request", to: "GET /v1/requests/{id}", parameters: ["id": "$response.body#/requestId"]),
+            OpenAPILink(from: "GET /v1/jobs/{id}", name: "providerReviews", to: "GET /v1/providers/{id}/reviews", parameters: ["id": "$response.body#/providerId"]),
+            OpenAPILink(from: "POST /v1/jobs/{id}/status", name: "job", to: "GET /v1/jobs/{id}", parameters: ["id": "$response.body#/id"]),
+        ]
         // An amount a payment service can charge: whole minor units (at most 3 decimals; the currency decides).
         let holdInput = object(["amount": ["type": "string", "pattern": "^[0-9]+(\\.[0-9]{1,3})?$", "description": "A decimal amount, e.g. \"42.50\""],
                                 "currency": currency], required: ["amount", "currency"])
@@ -143,6 +159,6 @@ extension OpenAPI {
                              required: ["jobId", "authorId", "authorRole", "subjectId", "rating", "text", "visible", "createdAt"]),
             "Reviews": ["type": "array", "items": ref("Review")],
         ]
-        return OpenAPIFragment(paths: paths, schemas: schemas)
+        return OpenAPIFragment(paths: paths, schemas: schemas, links: links)
     }
 }

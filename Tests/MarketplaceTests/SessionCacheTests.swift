@@ -85,6 +85,30 @@ struct SessionCacheTests {
         await nodes.close()
     }
 
+    @Test("a profile changed on one node is what the other node answers on the very next request, 10 times")
+    func viewChangesReachTheOtherNode() async throws {
+        let nodes = try await Self.nodes()
+        try await nodes.a.app.test(.router) { a in
+            try await nodes.b.test(.router) { b in
+                let user = try await T.register(a, email: T.email())
+                for round in 1...10 {
+                    // B reads (and remembers) the view, A changes it, B answers the change at once.
+                    #expect(try await Self.me(b, user.accessToken) == .ok)
+                    #expect(try await Self.me(b, user.accessToken) == .ok)
+                    let name = "Ana \(round)"
+                    try await a.execute(uri: "/v1/users/me", method: .patch, headers: T.bearer(user.accessToken), body: T.json(["name": name])) {
+                        #expect($0.status == .ok)
+                    }
+                    let seen: String = try await b.execute(uri: "/v1/users/me", method: .get, headers: T.bearer(user.accessToken)) { response throws in
+                        try JSONDecoder.iso.decode(UserView.self, from: response.body).name
+                    }
+                    #expect(seen == name, "round \(round)")
+                }
+            }
+        }
+        await nodes.close()
+    }
+
     @Test("a session ended behind the feed's back is refused within the cache's age; a gap in the feed forgets every remembered session")
     func boundsAndGaps() async throws {
         let nodes = try await Self.nodes()

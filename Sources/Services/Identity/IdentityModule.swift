@@ -12,8 +12,9 @@ import MarketplacePlatform
 /// `refresh.token.lifetime` seconds (30 days), `login.failure.limit` (5), `kek` (the base64
 /// 32-byte key-encryption key of the signing keys; required in production mode) and
 /// `kek.previous` (comma-separated, while rotating it), `session.cache.seconds` (0.5: how long a
-/// session found standing is believed without asking Redis; revocations end it at once through
-/// the feed; 0 asks on every request).
+/// session found standing, and a user view read from Redis, are believed without asking Redis
+/// again; revocations and changes end them on every process before they are answered; 0 asks on
+/// every request).
 public struct IdentityModule: ServiceModule {
     public static let name = "identity"
     public static var openAPI: OpenAPIFragment { IdentityOpenAPI.fragment }

@@ -53,15 +53,15 @@ public final class IdentityService: Sendable {
         self.configuration = configuration
         tokens = TokenService(mongo: mongo, accessTokenLifetime: configuration.accessTokenLifetime, vault: configuration.signingKeyVault)
         let cache = configuration.sessionCacheMaxAge > .zero
-            ? ActiveSessionCache(maxAge: configuration.sessionCacheMaxAge) { [redis] id in
-                Task { _ = try? await redis.publish(ActiveSessionCache.acknowledgementChannel, id) }
+            ? LocalIdentityCache(maxAge: configuration.sessionCacheMaxAge) { [redis] id in
+                Task { _ = try? await redis.publish(LocalIdentityCache.acknowledgementChannel, id) }
             }
             : nil
         sessions = SessionStore(redis: redis, refreshLifetime: configuration.refreshTokenLifetime, cache: cache)
-        sessionFeed = cache.map { redis.listen([ActiveSessionCache.noticeChannel, ActiveSessionCache.acknowledgementChannel], listener: $0) }
+        sessionFeed = cache.map { redis.listen([LocalIdentityCache.noticeChannel, LocalIdentityCache.acknowledgementChannel], listener: $0) }
         throttle = LoginThrottle(redis: redis, limit: configuration.loginFailureLimit)
         users = UserRepository(mongo: mongo)
-        viewCache = UserViewCache(redis: redis)
+        viewCache = UserViewCache(redis: redis, local: cache)
         hashing = NIOThreadPool(numberOfThreads: 2)
         hashing.start()
     }
@@ -220,7 +220,7 @@ public final class IdentityService: Sendable {
             return user
         }
         guard let updated else { throw DomainError.notFound("user") }
-        await viewCache.put(updated.view)
+        await viewCache.changed(updated.view)
         return updated.view
     }
 }

@@ -22,10 +22,10 @@ public struct RedisSessionRevocations: SessionRevocationFeed {
     /// token expires (the behaviour without this feed), never a session alive.
     ///
     /// With this process's session `cache`, the revocation also goes to every process's cache
-    /// (`ActiveSessionCache.noticeChannel`), and this returns once each of them acknowledged it,
+    /// (`LocalIdentityCache.noticeChannel`), and this returns once each of them acknowledged it,
     /// or at `deadline` (the cache's age after the session was deleted: no cache can believe in
     /// the session after that, acknowledged or not).
-    func publish(_ revocation: SessionRevocation, notifying cache: ActiveSessionCache? = nil, until deadline: ContinuousClock.Instant = .now) async {
+    func publish(_ revocation: SessionRevocation, notifying cache: LocalIdentityCache? = nil, until deadline: ContinuousClock.Instant = .now) async {
         guard let payload = try? JSONEncoder().encode(revocation) else { return }
         let text = String(decoding: payload, as: UTF8.self)
         guard let cache else {
@@ -34,21 +34,32 @@ public struct RedisSessionRevocations: SessionRevocationFeed {
             }
             return
         }
-        let id = UUID().uuidString
-        let notice = (try? JSONEncoder().encode(ActiveSessionCache.Notice(id: id, revocation: revocation))).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        cache.acknowledgements.expect(id)
+        await notifyCaches(LocalIdentityCache.Notice(id: UUID().uuidString, revocation: revocation), cache: cache, until: deadline,
+                           alsoPublishing: [["PUBLISH", Self.channel, text]], user: revocation.userID)
+    }
+
+    /// Tells every process's cache that `userID`'s view changed; returns once all acknowledged, or at `deadline`.
+    func announceViewChange(_ userID: String, cache: LocalIdentityCache, until deadline: ContinuousClock.Instant) async {
+        await notifyCaches(LocalIdentityCache.Notice(id: UUID().uuidString, viewChanged: userID), cache: cache, until: deadline,
+                           alsoPublishing: [], user: userID)
+    }
+
+    private func notifyCaches(_ notice: LocalIdentityCache.Notice, cache: LocalIdentityCache, until deadline: ContinuousClock.Instant,
+                              alsoPublishing others: [[any RedisArgument]], user: String) async {
+        let payload = (try? JSONEncoder().encode(notice)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        cache.acknowledgements.expect(notice.id)
         var caches = Int.max  // unknown: wait until the deadline
         do {
-            let replies = try await redis.pipeline([["PUBLISH", ActiveSessionCache.noticeChannel, notice], ["PUBLISH", Self.channel, text]])
+            let replies = try await redis.pipeline([["PUBLISH", LocalIdentityCache.noticeChannel, payload]] + others)
             if let count = replies.first?.int { caches = count }
         } catch {
-            logger.warning("revocation not published: \(error); waiting out the session cache's age", metadata: ["user": "\(revocation.userID)"])
+            logger.warning("cache notice not published: \(error); waiting out the cache's age", metadata: ["user": "\(user)"])
         }
         let started = ContinuousClock.now
-        await cache.acknowledgements.wait(id, expected: caches, until: deadline)
+        await cache.acknowledgements.wait(notice.id, expected: caches, until: deadline)
         if ContinuousClock.now >= deadline {
-            logger.info("revocation not acknowledged by every session cache; answered after the cache's age",
-                        metadata: ["user": "\(revocation.userID)", "waited": "\(ContinuousClock.now - started)"])
+            logger.info("cache notice not acknowledged by every process; answered after the cache's age",
+                        metadata: ["user": "\(user)", "waited": "\(ContinuousClock.now - started)"])
         }
     }
 

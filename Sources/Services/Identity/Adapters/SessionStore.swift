@@ -18,9 +18,9 @@ public struct SessionStore: Sendable {
     let refreshLifetime: Duration
     /// Told of every revocation, after the session is gone (live connections end at once).
     let revocations: RedisSessionRevocations
-    let cache: ActiveSessionCache?
+    let cache: LocalIdentityCache?
 
-    init(redis: RedisClient, refreshLifetime: Duration = .seconds(30 * 86_400), cache: ActiveSessionCache? = nil) {
+    init(redis: RedisClient, refreshLifetime: Duration = .seconds(30 * 86_400), cache: LocalIdentityCache? = nil) {
         self.redis = redis
         self.refreshLifetime = refreshLifetime
         self.cache = cache

@@ -4,8 +4,10 @@ import MarketplaceRedis
 import Metrics
 import Synchronization
 
-/// Sessions this process found standing in Redis a moment ago, so that the requests of a busy
-/// session do not each ask Redis again (`SessionStore.isActive`).
+/// Sessions this process found standing in Redis a moment ago, and the user views it read there,
+/// so that the requests of a busy session do not each ask Redis again (`SessionStore.isActive`,
+/// `UserViewCache.json`). A change of a view is announced like a revocation and acknowledged
+/// alike, so a change answered on one node is what every node serves next.
 ///
 /// What keeps it honest is the revocation feed (docs/decisions/0007-session-cache.md), followed as
 /// a `RedisSubscriptionListener`: every revocation removes its sessions here as the message
@@ -18,16 +20,18 @@ import Synchronization
 /// A revocation that lands in between must win, so a check takes a `Ticket` before asking Redis
 /// and its answer is only remembered when no revocation and no gap came since; the entry's age
 /// counts from the ticket, which is before Redis answered.
-final class ActiveSessionCache: RedisSubscriptionListener {
+final class LocalIdentityCache: RedisSubscriptionListener {
     struct Ticket: Sendable {
         fileprivate let epoch: UInt64
         fileprivate let taken: ContinuousClock.Instant
     }
 
-    /// What the revoking process publishes for the caches: the revocation and the id to acknowledge.
+    /// What a process publishes for the caches: a revocation or a changed view, and the id to acknowledge.
     struct Notice: Codable, Sendable {
         var id: String
-        var revocation: SessionRevocation
+        var revocation: SessionRevocation?
+        /// The user whose view changed.
+        var viewChanged: String?
     }
 
     /// Revocations for the caches (the gateway follows `session-revocations`, unacknowledged).
@@ -40,15 +44,23 @@ final class ActiveSessionCache: RedisSubscriptionListener {
         var confirmed: ContinuousClock.Instant
     }
 
+    private struct View {
+        var json: [UInt8]
+        var confirmed: ContinuousClock.Instant
+    }
+
     private struct State {
         var following = false
-        /// Advances at every revocation and at every gap of the feed.
+        /// Advances at every revocation, every changed view and every gap of the feed.
         var epoch: UInt64 = 0
         var entries: [String: Entry] = [:]
+        var views: [String: View] = [:]
     }
 
     let maxAge: Duration
     private let capacity: Int
+    /// Views are larger than session entries: fewer of them.
+    private let viewCapacity: Int
     private let state = Mutex(State())
     /// The acknowledgements of this process's own revocations, heard on the feed.
     let acknowledgements = RevocationAcknowledgements()
@@ -57,9 +69,13 @@ final class ActiveSessionCache: RedisSubscriptionListener {
     private let hits = Counter(label: "identity_session_checks_total", dimensions: [("answer", "remembered")])
     private let misses = Counter(label: "identity_session_checks_total", dimensions: [("answer", "redis")])
 
-    init(maxAge: Duration, capacity: Int = 100_000, acknowledge: @escaping @Sendable (String) -> Void) {
+    private let viewHits = Counter(label: "identity_view_reads_total", dimensions: [("answer", "remembered")])
+    private let viewMisses = Counter(label: "identity_view_reads_total", dimensions: [("answer", "redis")])
+
+    init(maxAge: Duration, capacity: Int = 100_000, viewCapacity: Int = 10_000, acknowledge: @escaping @Sendable (String) -> Void) {
         self.maxAge = maxAge
         self.capacity = capacity
+        self.viewCapacity = viewCapacity
         self.acknowledge = acknowledge
     }
 
@@ -91,6 +107,36 @@ final class ActiveSessionCache: RedisSubscriptionListener {
         }
     }
 
+    /// The view's JSON if it was read less than `maxAge` ago and has not changed since.
+    func rememberedView(_ userID: String, now: ContinuousClock.Instant = .now) -> [UInt8]? {
+        let json: [UInt8]? = state.withLock { state in
+            guard state.following, let view = state.views[userID], now - view.confirmed < maxAge else { return nil }
+            return view.json
+        }
+        (json == nil ? viewMisses : viewHits).increment()
+        return json
+    }
+
+    /// Remembers a view read from Redis, unless anything changed after the ticket was taken.
+    func keepView(_ userID: String, json: [UInt8], ticket: Ticket) {
+        state.withLock { state in
+            guard state.following, state.epoch == ticket.epoch else { return }
+            if state.views.count >= viewCapacity {
+                state.views = state.views.filter { ticket.taken - $0.value.confirmed < maxAge }
+                if state.views.count >= viewCapacity { state.views.removeAll(keepingCapacity: true) }
+            }
+            state.views[userID] = View(json: json, confirmed: ticket.taken)
+        }
+    }
+
+    /// Forgets a user's view (it changed).
+    func forgetView(_ userID: String) {
+        state.withLock { state in
+            state.epoch &+= 1
+            state.views[userID] = nil
+        }
+    }
+
     /// Forgets the revoked session (or every session of the user).
     func revoke(_ revocation: SessionRevocation) {
         state.withLock { state in
@@ -117,6 +163,7 @@ final class ActiveSessionCache: RedisSubscriptionListener {
             state.following = false
             state.epoch &+= 1
             state.entries.removeAll()
+            state.views.removeAll()
         }
     }
 
@@ -132,7 +179,8 @@ final class ActiveSessionCache: RedisSubscriptionListener {
             subscribed()
             return
         }
-        revoke(notice.revocation)
+        if let revocation = notice.revocation { revoke(revocation) }
+        if let userID = notice.viewChanged { forgetView(userID) }
         acknowledge(notice.id)
     }
 }

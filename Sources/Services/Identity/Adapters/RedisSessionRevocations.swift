@@ -29,7 +29,10 @@ public struct RedisSessionRevocations: SessionRevocationFeed {
         guard let payload = try? JSONEncoder().encode(revocation) else { return }
         let text = String(decoding: payload, as: UTF8.self)
         guard let cache else {
-            do { _ = try await redis.publish(Self.channel, text) } catch {
+            // No cache here to wait with; other processes' caches still hear of it at once.
+            let notice = (try? JSONEncoder().encode(LocalIdentityCache.Notice(id: UUID().uuidString, revocation: revocation)))
+                .map { String(decoding: $0, as: UTF8.self) } ?? ""
+            do { _ = try await redis.pipeline([["PUBLISH", Self.channel, text], ["PUBLISH", LocalIdentityCache.noticeChannel, notice]]) } catch {
                 logger.warning("revocation not published: \(error)", metadata: ["user": "\(revocation.userID)"])
             }
             return

@@ -127,6 +127,9 @@ public struct KafkaConsumerService: Service {
                 try await handle(batch)
                 return true
             } catch {
+                // Cut off (the process is stopping): not a failure of the batch; its offsets are
+                // not stored, so it comes again. Counting it as one could dead-letter it.
+                if error is CancellationError || Task.isCancelled { throw error }
                 let transient = error.isTransientFailure
                 logger.warning("batch handler failed", metadata: ["records": "\(batch.count)", "attempt": "\(attempt)",
                                                                   "transient": "\(transient)", "error": "\(error)"])
@@ -181,6 +184,7 @@ public struct KafkaConsumerService: Service {
                 try await handler(record)
                 return true
             } catch {
+                if error is CancellationError || Task.isCancelled { throw error }  // as for batches: it comes again
                 lastError = error
                 // A transient failure (a write conflict, a database or Redis outage) says nothing
                 // about the record: it is retried for as long as it takes, never dead-lettered.

@@ -87,6 +87,35 @@ struct ConsumerServiceTests {
         }
     }
 
+    @Test("a handler cut off by cancellation is no failure: nothing is dead-lettered, even with one attempt allowed")
+    func cancellationIsNotAFailure() async throws {
+        try await TestServers.withTopic(partitions: 1) { topic in
+            try await TestServers.withTopic(partitions: 1) { deadLetterTopic in
+                let producer = try TestServers.producer()
+                try await producer.send(KafkaOutgoingMessage(topic: topic, key: "k", value: Array("slow".utf8)))
+                let started = Mutex2<Bool>(false)
+                let service = KafkaConsumerService(
+                    configuration: Self.configuration(topic: topic, group: TestServers.unique("g")),
+                    retry: .init(maxAttempts: 1, initialBackoff: .milliseconds(10)),
+                    deadLetter: .init(producer: producer, topic: deadLetterTopic)) { _ in
+                        started.update { $0 = true }
+                        try await Task.sleep(for: .seconds(60))
+                    }
+                let running = Task { try await service.run() }
+                #expect(try await eventually { started.value })
+                running.cancel()
+                _ = await running.result
+                // The dead-letter topic's first record is the marker sent now: nothing came before it.
+                try await producer.send(KafkaOutgoingMessage(topic: deadLetterTopic, key: "k", value: Array("marker".utf8)))
+                let dlq = try TestServers.consumer(topic: deadLetterTopic, group: TestServers.unique("g"))
+                let first = try await dlq.records.collect(1)
+                await dlq.close()
+                await producer.close()
+                #expect(first.map { String(decoding: $0.value, as: UTF8.self) } == ["marker"])
+            }
+        }
+    }
+
     @Test("a record that keeps failing goes to the dead-letter topic with its origin; the rest flow on")
     func poisonRecordDeadLettered() async throws {
         try await TestServers.withTopic(partitions: 1) { topic in

@@ -99,10 +99,7 @@ final class LocalIdentityCache: RedisSubscriptionListener {
     func confirm(_ sessionID: String, userID: String, ticket: Ticket) {
         state.withLock { state in
             guard state.following, state.epoch == ticket.epoch else { return }
-            if state.entries.count >= capacity {
-                state.entries = state.entries.filter { ticket.taken - $0.value.confirmed < maxAge }
-                if state.entries.count >= capacity { state.entries.removeAll(keepingCapacity: true) }
-            }
+            makeRoom(in: &state.entries, capacity: capacity, at: ticket.taken) { $0.confirmed }
             state.entries[sessionID] = Entry(userID: userID, confirmed: ticket.taken)
         }
     }
@@ -121,12 +118,17 @@ final class LocalIdentityCache: RedisSubscriptionListener {
     func keepView(_ userID: String, json: [UInt8], ticket: Ticket) {
         state.withLock { state in
             guard state.following, state.epoch == ticket.epoch else { return }
-            if state.views.count >= viewCapacity {
-                state.views = state.views.filter { ticket.taken - $0.value.confirmed < maxAge }
-                if state.views.count >= viewCapacity { state.views.removeAll(keepingCapacity: true) }
-            }
+            makeRoom(in: &state.views, capacity: viewCapacity, at: ticket.taken) { $0.confirmed }
             state.views[userID] = View(json: json, confirmed: ticket.taken)
         }
+    }
+
+    /// Room for one more: a full table loses what is past its age, and everything if all is current.
+    private func makeRoom<Value>(in table: inout [String: Value], capacity: Int, at now: ContinuousClock.Instant,
+                                 confirmed: (Value) -> ContinuousClock.Instant) {
+        guard table.count >= capacity else { return }
+        table = table.filter { now - confirmed($0.value) < maxAge }
+        if table.count >= capacity { table.removeAll(keepingCapacity: true) }
     }
 
     /// Forgets a user's view (it changed).

@@ -475,6 +475,21 @@ struct WaveTests {
                 Dictionary(uniqueKeysWithValues: try await offers.find(["requestId": .string(request.id)]).map { ($0.providerId, $0.status) })
             }
             #expect(try await statuses() == [providers[0].user.id: .pending])
+            // Kafka redelivers request.created while the request still searches: the dispatch
+            // state's _id refuses the second decision, and the offers stay as they were.
+            let created = try await DispatchTests.createdEvent(h, requestID: request.id)
+            try await dispatch.dispatch(created, index: index)
+            try await dispatch.dispatch(created, index: index)
+            #expect(try await offers.count(["requestId": .string(request.id)]) == 1)
+
+            // Each offer counts for the provider's acceptance rate (ranking), once.
+            struct OfferStat: Codable { var _id: String; var offered: Int? }
+            let offerStats = h.platform.mongo.collection("provider_offer_stats", as: OfferStat.self)
+            func offered() async throws -> [String: Int] {
+                let ids = BSONValue.array(providers.map { .string($0.user.id) })
+                return Dictionary(uniqueKeysWithValues: try await offerStats.find(["_id": ["$in": ids]]).map { ($0._id, $0.offered ?? 0) })
+            }
+            #expect(try await offered() == [providers[0].user.id: 1], "the redeliveries counted nothing")
 
             // Nothing is due before the wave's 20 s are up.
             #expect(try await dispatch.advanceWaves(index: index, now: Date().addingTimeInterval(5)) == 0)
@@ -486,6 +501,7 @@ struct WaveTests {
             }
             // A second instance advancing the same wave finds nothing to do (compare-and-set on the wave).
             #expect(try await dispatch.advanceWaves(index: index, now: Date().addingTimeInterval(21)) == 0)
+            #expect(try await offered() == [providers[0].user.id: 1, providers[1].user.id: 1])
 
             // Past the deadline: the last offers expire and the request is unfulfilled.
             #expect(try await dispatch.advanceWaves(index: index, now: Date().addingTimeInterval(61)) == 1)

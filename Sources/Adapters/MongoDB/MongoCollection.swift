@@ -45,6 +45,13 @@ public struct MongoCollection<Document: Codable & Sendable>: Sendable {
         try await client.withConnection { try operations($0).update(filter, update, upsert: false, many: true) }
     }
 
+    /// Upserts each (filter, update) pair, all in one bulk write (one round trip).
+    @discardableResult
+    public func upsertEach(_ statements: [(filter: BSONDocument, update: BSONDocument)]) async throws -> (matched: Int, upserted: Int) {
+        guard !statements.isEmpty else { return (0, 0) }
+        return try await client.withConnection { try operations($0).upsertEach(statements) }
+    }
+
     /// Atomically updates the first match and returns it (after the change by default): the
     /// compare-and-set behind state transitions. nil when nothing matched.
     public func findOneAndUpdate(_ filter: BSONDocument, _ update: BSONDocument, sort: BSONDocument? = nil,

@@ -12,7 +12,7 @@ import Synchronization
 /// Candidates and their ranking: Candidates.swift and Domain/Ranking.swift.
 extension DispatchService {
     /// Handles `request.created`: offers the request to the nearest online providers of its
-    /// category. Applied through the inbox, so a redelivered event offers nobody twice.
+    /// category. A redelivered event offers nobody twice (see below).
     public func dispatch(_ event: EventEnvelope, index: ProviderPresenceIndex) async throws {
         let created = try event.decode(DispatchEvents.RequestCreated.self)
         let now = Date()
@@ -28,16 +28,24 @@ extension DispatchService {
         let topic = Topic.offers
         let requestID = created.requestId
         let offered = Mutex(false)
-        try await Inbox(mongo: mongo, consumer: "dispatch").processOnce(event) { session in
-            // Only a request still searching is offered (it may have been cancelled meanwhile).
-            guard try session.collection(ServiceRequestRepository.collectionName, as: ServiceRequest.self).count(["_id": .string(requestID), "status": "searching"]) == 1 else { return }
-            offered.withLock { $0 = true }
-            try session.collection(DispatchStateRepository.collectionName, as: DispatchState.self).insert(state)
-            let collection = session.collection(OfferRepository.collectionName, as: Offer.self)
-            for (offer, event) in zip(wave, events) {
-                try collection.insert(offer)
-                try Outbox.append(event, to: topic, in: session)
+        // Exactly once without an inbox record: the dispatch state's _id is the request's, so the
+        // state insert of a redelivered request.created fails as a duplicate and the transaction
+        // leaves nothing behind. Each statement inside is a round trip and a decision is on the
+        // clock (issue 16): the wave goes in one insert, its events in one outbox entry.
+        do {
+            try await mongo.withTransaction { session in
+                offered.withLock { $0 = false }  // a retried transaction starts over
+                // Only a request still searching is offered (it may have been cancelled meanwhile).
+                guard try session.collection(ServiceRequestRepository.collectionName, as: ServiceRequest.self).count(["_id": .string(requestID), "status": "searching"]) == 1 else { return }
+                try session.collection(DispatchStateRepository.collectionName, as: DispatchState.self).insert(state)
+                offered.withLock { $0 = true }
+                guard let first = events.first else { return }
+                try session.collection(OfferRepository.collectionName, as: Offer.self).insert(contentsOf: wave)
+                try Outbox.append(first, to: topic, with: events.dropFirst().map { ($0, topic) }, in: session)
             }
+        } catch let error as MongoError where error.isDuplicateKey {
+            if try await states.states.count(["_id": .string(requestID)]) > 0 { return }  // a redelivery: dispatched already
+            throw error
         }
         guard offered.withLock({ $0 }) else { return }
         await offerStats.count(offered: wave.map(\.providerId))

@@ -51,9 +51,11 @@ extension DispatchService {
                 try states.updateOne(["_id": .string(state._id)], ["$set": ["status": "done"]])
                 return (true, [])
             }
-            for offer in offers {
-                try offerCollection.insert(offer)
-                try Outbox.append(try Self.offerEvent(DispatchEvents.offerSent, offer), to: Topic.offers, in: session)
+            // As in the first wave: the offers in one insert, their events in one outbox entry.
+            let events = try offers.map { try Self.offerEvent(DispatchEvents.offerSent, $0) }
+            if let first = events.first {
+                try offerCollection.insert(contentsOf: offers)
+                try Outbox.append(first, to: Topic.offers, with: events.dropFirst().map { ($0, Topic.offers) }, in: session)
             }
             try states.updateOne(["_id": .string(state._id)], ["$set": [
                 "radiusKm": .double(radius), "nextWaveAt": .date(min(now.addingTimeInterval(offerLifetime), state.deadline)),

@@ -194,8 +194,12 @@ final class ConsumerCore: Sendable {
     func store(_ partition: KafkaTopicPartition, next offset: Int64) throws {
         guard !closedForStores.load(ordering: .relaxed) else { throw KafkaError.closed }
         pendingOffsets.withLock { pending in
-            if (pending[partition] ?? -1) < offset { pending[partition] = offset }
+            Self.raise(&pending[partition, default: -1], to: offset)  // one hash lookup, in place
         }
+    }
+
+    private static func raise(_ stored: inout Int64, to offset: Int64) {
+        if stored < offset { stored = offset }
     }
 
     /// Everything buffered, or waits for the next records; nil once delivery stopped.
@@ -225,10 +229,19 @@ final class ConsumerCore: Sendable {
 
     // MARK: poll thread
 
+    /// The most records one hand-over carries.
+    static let maxBatch = 1024
+
     func pollLoop(_ handle: UncheckedHandle) {
         let rk = handle.pointer
-        var topicNames: [OpaquePointer: String] = [:]
+        var topicNames = TopicNameCache()
         var batch: [KafkaRecord] = []
+        // What is already queued comes out of the consumer queue in one call (one lock, one clock
+        // read), not one rd_kafka_consumer_poll per message: the poll thread was the consumer's
+        // bottleneck (issue 16). Rebalance callbacks are served from the same queue either way.
+        let queue = rd_kafka_queue_get_consumer(rk)!
+        let slots = UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>.allocate(capacity: Self.maxBatch)
+        defer { slots.deallocate() }
         while !shutdownRequested.load(ordering: .acquiring) {
             // Wait for the first record, then gather what follows for up to `gather` (or 1024
             // records): handing records over one by one would wake the handler's task per record.
@@ -237,9 +250,17 @@ final class ConsumerCore: Sendable {
             while let current = message {
                 if let record = Self.record(from: current, topicNames: &topicNames, logger: logger) { batch.append(record) }
                 rd_kafka_message_destroy(current)
-                guard batch.count < 1024 else { break }
-                message = rd_kafka_consumer_poll(rk, 0)
-                if message == nil && gather > .zero && ContinuousClock.now - firstArrival < gather {
+                message = nil
+                while batch.count < Self.maxBatch {
+                    let taken = rd_kafka_consume_batch_queue(queue, 0, slots, Self.maxBatch - batch.count)
+                    guard taken > 0 else { break }
+                    for index in 0..<taken {
+                        guard let queued = slots[index] else { continue }
+                        if let record = Self.record(from: queued, topicNames: &topicNames, logger: logger) { batch.append(record) }
+                        rd_kafka_message_destroy(queued)
+                    }
+                }
+                if batch.count < Self.maxBatch && gather > .zero && ContinuousClock.now - firstArrival < gather {
                     message = rd_kafka_consumer_poll(rk, 1)
                 }
             }
@@ -258,6 +279,7 @@ final class ConsumerCore: Sendable {
         if committed != RD_KAFKA_RESP_ERR_NO_ERROR && committed != RD_KAFKA_RESP_ERR__NO_OFFSET {
             logger.warning("final commit failed: \(String(cString: rd_kafka_err2str(committed)))")
         }
+        rd_kafka_queue_destroy(queue)
         rd_kafka_consumer_close(rk)
         closedForStores.store(true, ordering: .releasing)
         state.withLock { $0.handleAlive = false }
@@ -283,7 +305,7 @@ final class ConsumerCore: Sendable {
         }
     }
 
-    private static func record(from message: UnsafeMutablePointer<rd_kafka_message_t>, topicNames: inout [OpaquePointer: String], logger: Logger) -> KafkaRecord? {
+    private static func record(from message: UnsafeMutablePointer<rd_kafka_message_t>, topicNames: inout TopicNameCache, logger: Logger) -> KafkaRecord? {
         let m = message.pointee
         guard m.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
             if m.err != RD_KAFKA_RESP_ERR__PARTITION_EOF {
@@ -306,13 +328,7 @@ final class ConsumerCore: Sendable {
         }
         var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
         let timestamp = rd_kafka_message_timestamp(message, &timestampType)
-        let topic: String
-        if let rkt = m.rkt, let known = topicNames[rkt] {
-            topic = known
-        } else {
-            topic = String(cString: rd_kafka_topic_name(m.rkt))
-            if let rkt = m.rkt { topicNames[rkt] = topic }
-        }
+        let topic = topicNames.name(of: m.rkt)
         return KafkaRecord(
             topic: topic,
             partition: m.partition,
@@ -414,5 +430,22 @@ final class ConsumerCore: Sendable {
             state.withLock { $0.assignment.removeAll() }
             rd_kafka_assign(rk, nil)
         }
+    }
+}
+
+/// Topic names by librdkafka topic handle (poll thread). Records come in runs of one partition,
+/// so the last handle answers almost every lookup without hashing (hashing the handle for every
+/// record was a fifth of the poll thread's time).
+struct TopicNameCache {
+    private var last: (handle: OpaquePointer, name: String)?
+    private var names: [OpaquePointer: String] = [:]
+
+    mutating func name(of handle: OpaquePointer?) -> String {
+        guard let handle else { return "" }
+        if let last, last.handle == handle { return last.name }
+        let name = names[handle] ?? String(cString: rd_kafka_topic_name(handle))
+        names[handle] = name
+        last = (handle, name)
+        return name
     }
 }

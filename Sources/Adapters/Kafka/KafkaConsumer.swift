@@ -111,6 +111,9 @@ public struct KafkaRecordSequence: AsyncSequence, Sendable {
         public mutating func next() async -> KafkaRecord? {
             guard core.isDelivering else { return nil }
             if index == batch.count {
+                // The spent batch goes back to the poll thread, which allocated its records and
+                // frees them there (see ConsumerCore.recycle).
+                if !batch.isEmpty { core.recycle(batch); batch = [] }
                 guard let next = await core.takeBatch() else { return nil }
                 batch = next
                 index = 0
@@ -130,10 +133,16 @@ public struct KafkaBatchSequence: AsyncSequence, Sendable {
 
     public struct AsyncIterator: AsyncIteratorProtocol {
         let core: ConsumerCore
+        /// The batch handed out last: by the next call the handler is done with it, and it goes
+        /// back to the poll thread to be freed (see ConsumerCore.recycle).
+        var previous: [KafkaRecord] = []
 
         public mutating func next() async -> [KafkaRecord]? {
+            if !previous.isEmpty { core.recycle(previous); previous = [] }
             guard core.isDelivering else { return nil }
-            return await core.takeBatch()
+            let batch = await core.takeBatch()
+            previous = batch ?? []
+            return batch
         }
     }
 
@@ -153,6 +162,8 @@ final class ConsumerCore: Sendable {
 
     private let state = Mutex(State())
     var isClosed: Bool { !state.withLock { $0.handleAlive } }
+    /// Batches the handler is done with, freed by the poll thread.
+    private let spent = Mutex<[[KafkaRecord]]>([])
     /// Offsets stored by handlers, handed to librdkafka by the poll thread.
     private let pendingOffsets = Mutex<[KafkaTopicPartition: Int64]>([:])
     private let delivering = Atomic<Bool>(true)
@@ -200,6 +211,14 @@ final class ConsumerCore: Sendable {
 
     private static func raise(_ stored: inout Int64, to offset: Int64) {
         if stored < offset { stored = offset }
+    }
+
+    /// Takes a batch the handler is done with, so that its records are freed on the poll thread
+    /// that allocated them: freed on the handler's thread, every key and value took the poll
+    /// thread's malloc arena lock (glibc's per-thread cache fills at once on the freeing side),
+    /// which was a fifth of the handler's time (issue 16, docs/benchmarks.md).
+    func recycle(_ batch: [KafkaRecord]) {
+        spent.withLock { $0.append(batch) }
     }
 
     /// Everything buffered, or waits for the next records; nil once delivery stopped.
@@ -269,6 +288,7 @@ final class ConsumerCore: Sendable {
                 batch.removeAll(keepingCapacity: true)
             }
             flushStoredOffsets(rk)
+            freeSpentBatches()
             waitWhileBehind()
             applyBackpressure(rk)
         }
@@ -284,6 +304,15 @@ final class ConsumerCore: Sendable {
         closedForStores.store(true, ordering: .releasing)
         state.withLock { $0.handleAlive = false }
         rd_kafka_destroy(rk)
+    }
+
+    /// Drops the batches handlers gave back (poll thread): their records are freed here.
+    private func freeSpentBatches() {
+        var batches = spent.withLock { spent -> [[KafkaRecord]] in
+            defer { spent.removeAll(keepingCapacity: true) }
+            return spent
+        }
+        batches.removeAll()
     }
 
     /// Hands the offsets stored since the last call to librdkafka (poll thread).

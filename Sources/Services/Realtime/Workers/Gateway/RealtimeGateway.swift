@@ -232,7 +232,9 @@ public final class RealtimeGateway: Service, Sendable {
     /// Publications of one channel, in order.
     private func deliver(_ run: [RealtimeBus.Incoming]) {
         guard let channel = run.first?.channel else { return }
-        let publications = run.map { ($0.offset, Frames.publication(channel, $0.publication)) }
+        // Labelled as ClientConnection.deliver takes them: an unlabelled [(UInt64, String)] was
+        // converted for every subscriber, a dynamic cast per element (4% of a fan-out's time).
+        let publications: [(offset: UInt64, frame: String)] = run.map { (offset: $0.offset, frame: Frames.publication(channel, $0.publication)) }
         let conflate = RealtimeChannel(channel)?.conflated ?? false
         var delivered = 0
         for connection in hub.subscribers(of: channel) {

@@ -116,12 +116,21 @@ struct SessionCacheTests {
         try await nodes.b.test(.router) { b in
             // Deleted in Redis with no revocation published: B believes what it confirmed until
             // the cache's age has passed, never longer.
-            let quiet = try await T.register(b, email: T.email())
-            #expect(try await Self.me(b, quiet.accessToken) == .ok)
-            let confirmed = ContinuousClock.now
-            _ = try await redis.delete("session:\(try Self.sessionID(of: quiet.accessToken))")
-            let early = try await Self.me(b, quiet.accessToken)
-            if ContinuousClock.now - confirmed < nodes.maxAge / 2 { #expect(early == .ok, "remembered within its age") }
+            // Up to three users: a feed gap made by another suite meanwhile (they share this Redis)
+            // rightly forgets what B remembered, and CI saw that once; broken remembering fails all three.
+            var quiet = try await T.register(b, email: T.email())
+            var confirmed = ContinuousClock.now
+            var remembered = false
+            for attempt in 1...3 where !remembered {
+                if attempt > 1 { quiet = try await T.register(b, email: T.email()) }
+                #expect(try await Self.me(b, quiet.accessToken) == .ok)
+                confirmed = ContinuousClock.now
+                _ = try await redis.delete("session:\(try Self.sessionID(of: quiet.accessToken))")
+                let early = try await Self.me(b, quiet.accessToken)
+                // Only a check made well within the age says anything (a loaded machine may be slow).
+                remembered = early == .ok || ContinuousClock.now - confirmed >= nodes.maxAge / 2
+            }
+            #expect(remembered, "remembered within its age")
             try await Task.sleep(until: confirmed + nodes.maxAge + .milliseconds(100))
             #expect(try await Self.me(b, quiet.accessToken) == .unauthorized)
 

@@ -108,6 +108,12 @@ public enum Outbox {
         try session.collection(collection, as: OutboxEntry.self).insert(OutboxEntry(event: event, topic: topic, companions: companions))
     }
 
+    /// Records `events`, all for `topic` and in this order, as one entry (nothing for none).
+    public static func append(_ events: [EventEnvelope], to topic: Topic, in session: MongoSession) throws {
+        guard let first = events.first else { return }
+        try append(first, to: topic, with: events.dropFirst().map { ($0, topic) }, in: session)
+    }
+
     public static func prepare(_ client: MongoClient) async throws {
         try await client.collection(collection, as: OutboxEntry.self).createIndexes(indexes)
     }

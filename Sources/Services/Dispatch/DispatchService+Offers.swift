@@ -39,12 +39,12 @@ extension DispatchService {
                 guard try session.collection(ServiceRequestRepository.collectionName, as: ServiceRequest.self).count(["_id": .string(requestID), "status": "searching"]) == 1 else { return }
                 try session.collection(DispatchStateRepository.collectionName, as: DispatchState.self).insert(state)
                 offered.withLock { $0 = true }
-                guard let first = events.first else { return }
+                guard !wave.isEmpty else { return }
                 try session.collection(OfferRepository.collectionName, as: Offer.self).insert(contentsOf: wave)
-                try Outbox.append(first, to: topic, with: events.dropFirst().map { ($0, topic) }, in: session)
+                try Outbox.append(events, to: topic, in: session)
             }
         } catch let error as MongoError where error.isDuplicateKey {
-            if try await states.states.count(["_id": .string(requestID)]) > 0 { return }  // a redelivery: dispatched already
+            if try await states.exists(requestID) { return }  // a redelivery: dispatched already
             throw error
         }
         guard offered.withLock({ $0 }) else { return }

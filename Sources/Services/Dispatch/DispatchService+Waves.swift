@@ -52,10 +52,9 @@ extension DispatchService {
                 return (true, [])
             }
             // As in the first wave: the offers in one insert, their events in one outbox entry.
-            let events = try offers.map { try Self.offerEvent(DispatchEvents.offerSent, $0) }
-            if let first = events.first {
+            if !offers.isEmpty {
                 try offerCollection.insert(contentsOf: offers)
-                try Outbox.append(first, to: Topic.offers, with: events.dropFirst().map { ($0, Topic.offers) }, in: session)
+                try Outbox.append(try offers.map { try Self.offerEvent(DispatchEvents.offerSent, $0) }, to: Topic.offers, in: session)
             }
             try states.updateOne(["_id": .string(state._id)], ["$set": [
                 "radiusKm": .double(radius), "nextWaveAt": .date(min(now.addingTimeInterval(offerLifetime), state.deadline)),

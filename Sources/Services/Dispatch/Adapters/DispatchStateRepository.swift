@@ -14,6 +14,8 @@ struct DispatchStateRepository: Sendable {
 
     func prepare() async throws { try await states.createIndexes(Self.indexes) }
 
+    func exists(_ requestID: String) async throws -> Bool { try await states.count(["_id": .string(requestID)]) > 0 }
+
     /// Active dispatches whose next wave is due at `now`, the most overdue first.
     func due(now: Date, limit: Int = 50) async throws -> [DispatchState] {
         try await states.find(["status": "active", "nextWaveAt": ["$lte": .date(now)]], options: FindOptions(sort: ["nextWaveAt": 1], limit: limit))
